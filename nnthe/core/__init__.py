@@ -1,0 +1,15 @@
+"""The symbolic core of nnthe: graph, types, ops, gradients, compilation.
+
+Nothing here knows about layers, optimizers or checkpoints.
+"""
+from .graph import Apply, Constant, Op, Type, Variable, ancestors, clone_graph, graph_inputs, toposort
+from .types import DisconnectedType, NullType, TensorType, UpcastWarning
+from .variable import TensorConstant, TensorVariable, as_tensor_variable, constant
+from .shared import SharedVariable, shared
+from .gradient import grad
+from .compile import Function, Mode, function
+
+__all__ = ["Apply", "Constant", "Op", "Type", "Variable", "ancestors", "clone_graph",
+           "graph_inputs", "toposort", "DisconnectedType", "NullType", "TensorType",
+           "UpcastWarning", "TensorConstant", "TensorVariable", "as_tensor_variable",
+           "constant", "SharedVariable", "shared", "grad", "Function", "Mode", "function"]

@@ -1,0 +1,349 @@
+"""``nnthe.function``: compile inputs -> outputs (+ updates of shared variables) into a
+Python callable.
+
+The pipeline: check the arguments, collect updates (explicit and default), clone the
+graph applying ``givens``, check that every input is used and every needed input
+given, rewrite (see :mod:`nnthe.core.rewrite`), schedule, and link into straight-line
+code (:mod:`nnthe.core.compile.linker`).
+"""
+from __future__ import annotations
+
+import time
+import warnings
+from collections import OrderedDict
+from typing import Any, Sequence
+
+import numpy as np
+
+from ..graph import Apply, Constant, Variable, ancestors, clone_graph, format_site, toposort
+from ..shared import SharedVariable, check_update
+from ..types import TensorType, fmt_shape
+from ..variable import TensorVariable, as_tensor_variable
+from .linker import LinkedProgram, link
+
+
+class UnusedInputError(ValueError):
+    """An input of ``function`` is not needed to compute any output or update."""
+
+
+class MissingInputError(ValueError):
+    """An output depends on a symbolic input that was not given to ``function``."""
+
+
+def _normalize_updates(updates: Any) -> list[tuple[SharedVariable, TensorVariable]]:
+    if updates is None:
+        return []
+    if isinstance(updates, dict):
+        pairs = list(updates.items())
+    else:
+        try:
+            pairs = [tuple(p) for p in updates]
+        except TypeError:
+            raise TypeError(f"updates must be a dict, an OrderedDict or a list of (shared, "
+                            f"new value) pairs, got {type(updates).__name__}") from None
+        for p in pairs:
+            if len(p) != 2:
+                raise TypeError(f"each update must be a (shared variable, new value) pair, got {p!r}")
+    seen: set[int] = set()
+    out = []
+    for var, value in pairs:
+        upd = check_update(var, value)
+        if id(var) in seen:
+            raise ValueError(f"the shared variable {var!r} is updated twice in updates")
+        seen.add(id(var))
+        out.append((var, upd))
+    return out
+
+
+def _normalize_givens(givens: Any) -> dict[Variable, Variable]:
+    if givens is None:
+        return {}
+    pairs = list(givens.items()) if isinstance(givens, dict) else [tuple(p) for p in givens]
+    out: dict[Variable, Variable] = {}
+    for old, new in pairs:
+        if not isinstance(old, Variable):
+            raise TypeError(f"givens keys must be symbolic variables, got {old!r}")
+        new_v = as_tensor_variable(new)
+        if isinstance(old.type, TensorType):
+            if new_v.type.dtype != old.type.dtype and not (isinstance(new_v, Constant) and new_v.weak):
+                raise TypeError(f"givens: {old!r} has dtype {old.type.dtype} but its replacement "
+                                f"{new_v!r} has dtype {new_v.type.dtype}")
+            if new_v.type.ndim != old.type.ndim:
+                raise TypeError(f"givens: {old!r} has {old.type.ndim} dimensions but its replacement "
+                                f"{new_v!r} has {new_v.type.ndim}")
+            if isinstance(new_v, Constant) and new_v.weak and new_v.type.dtype != old.type.dtype:
+                from ..variable import retype_weak
+
+                new_v = retype_weak(new_v, old.type.dtype)
+        out[old] = new_v
+    return out
+
+
+class Function:
+    """A compiled function. Call it with NumPy arrays (or numbers) for its inputs.
+
+    Attributes
+    ----------
+    inputs, outputs : lists of Variables
+        As given to ``nnthe.function`` (outputs after rewriting are in ``fgraph``).
+    updates : list of (SharedVariable, Variable)
+        All updates, explicit and default.
+    trust_input : bool
+        Skip input checking and conversion (for hot loops that pass exact arrays).
+    source : str
+        The generated Python code.
+    """
+
+    def __init__(self, inputs, outputs, updates, program: LinkedProgram, fast_program: LinkedProgram | None,
+                 single_output: bool, name: str | None, fgraph: Any, profile: Any = None) -> None:
+        self.inputs = list(inputs)
+        self.outputs = list(outputs)
+        self.updates = list(updates)
+        self.name = name
+        self.fgraph = fgraph
+        self.profile = profile
+        self._program = program
+        self._checked = program.fn
+        self._fast_program = fast_program
+        self._fast = fast_program.fn if fast_program is not None else program.fn
+        self._single = single_output
+        self._fn = program.fn
+        self._trust_input = False
+
+    @property
+    def trust_input(self) -> bool:
+        return self._trust_input
+
+    @trust_input.setter
+    def trust_input(self, value: bool) -> None:
+        self._trust_input = bool(value)
+        self._fn = self._fast if value else self._checked
+
+    @property
+    def source(self) -> str:
+        return self._program.source
+
+    def __call__(self, *args: Any) -> Any:
+        try:
+            result = self._fn(*args)
+        except Exception as exc:
+            raise self._explain(exc, args) from exc
+        if self._single:
+            return result[0]
+        return result
+
+    def _explain(self, exc: Exception, args: tuple) -> Exception:
+        """Rewrite an exception raised during a call so that it names its cause."""
+        if len(args) != len(self.inputs) and exc.__traceback__ is not None \
+                and exc.__traceback__.tb_next is None:
+            names = ", ".join(repr(i) for i in self.inputs)
+            return TypeError(f"{self._label()} takes {len(self.inputs)} input(s) ({names}), "
+                             f"got {len(args)}")
+        tb = exc.__traceback__
+        program = self._program if self._fn is self._checked else self._fast_program
+        frame_info = None
+        while tb is not None:
+            if tb.tb_frame.f_code.co_filename == program.filename:
+                frame_info = (tb.tb_lineno, tb.tb_frame.f_locals)
+            tb = tb.tb_next
+        if frame_info is None:
+            return exc
+        lineno, local_vals = frame_info
+        node = program.line_to_node.get(lineno)
+        if node is None:
+            return exc  # input checking: already names the input
+        return _node_error(exc, node, [local_vals.get(program.var_names.get(i, ""), _MISSING)
+                                       if not isinstance(i, Constant) else i.data
+                                       for i in node.inputs], self._label())
+
+    def _label(self) -> str:
+        return f"function {self.name!r}" if self.name else "the compiled function"
+
+    def __repr__(self) -> str:
+        return (f"<nnthe Function {self.name or ''} inputs={self.inputs} "
+                f"outputs={self.outputs} updates={len(self.updates)}>")
+
+
+_MISSING = object()
+
+
+def describe_value(v: Any) -> str:
+    if v is _MISSING:
+        return "?"
+    if hasattr(v, "shape") and hasattr(v, "dtype"):
+        return f"{v.dtype}{tuple(v.shape)}"
+    return type(v).__name__
+
+
+def _node_error(exc: Exception, node: Apply, values: list, label: str) -> Exception:
+    described = ", ".join(f"{i!r}: {describe_value(v)}" for i, v in zip(node.inputs, values))
+    msg = (f"{exc}\n\nThis happened in {label}, while computing {node.op} with inputs "
+           f"{described}.\nThe node was created at {format_site(node.site)}")
+    try:
+        new = type(exc)(msg)
+    except Exception:
+        new = RuntimeError(msg)
+    new.node = node  # type: ignore[attr-defined]
+    return new
+
+
+def function(inputs: Sequence[Variable], outputs: Any = None, updates: Any = None,
+             givens: Any = None, mode: Any = None, name: str | None = None,
+             allow_input_downcast: bool | None = None, on_unused_input: str = "raise",
+             profile: bool = False) -> Function:
+    """Compile a function from ``inputs`` to ``outputs``, optionally updating shared
+    variables.
+
+    Parameters
+    ----------
+    inputs : list of Variables
+        The symbolic inputs, in call order. Shared variables are implicit inputs and
+        must not be listed.
+    outputs : Variable, list of Variables, or None
+        A single Variable makes the function return one array; a list returns a list.
+    updates : dict, OrderedDict or list of (SharedVariable, expression)
+        New values of shared variables, written after all outputs are computed (every
+        update sees the old values). ``default_update`` of used shared variables is
+        applied unless overridden here.
+    givens : dict or list of (Variable, replacement)
+        Substitutions made in the graph before compiling (e.g. a slice of a shared
+        dataset for an input).
+    mode : str or Mode, optional
+        ``'FAST_RUN'`` (default), ``'FAST_COMPILE'``, ``'DEBUG'``, ``'NANGUARD'`` or a
+        :class:`~nnthe.core.compile.mode.Mode`.
+    name : str, optional
+        A name for error messages and profiles.
+    allow_input_downcast : bool, optional
+        Accept inputs that lose precision when converted (float64 data for a float32
+        input).
+    on_unused_input : {'raise', 'warn', 'ignore'}
+        What to do with an input no output depends on.
+    profile : bool
+        Collect per-op timings in ``f.profile``.
+
+    Returns
+    -------
+    Function
+
+    Examples
+    --------
+    >>> x = T.vector('x'); s = nnthe.shared(np.float32(0), name='s')
+    >>> f = nnthe.function([x], x.sum(), updates={s: s + x.sum()})
+    """
+    from .mode import get_mode
+
+    t_start = time.perf_counter()
+    mode = get_mode(mode)
+    if on_unused_input not in ("raise", "warn", "ignore"):
+        raise ValueError(f"on_unused_input must be 'raise', 'warn' or 'ignore', got {on_unused_input!r}")
+    if isinstance(inputs, Variable) or not isinstance(inputs, (list, tuple)):
+        raise TypeError(f"function: inputs must be a list of symbolic variables, got {inputs!r}")
+    inputs = list(inputs)
+    for k, v in enumerate(inputs):
+        if not isinstance(v, Variable):
+            raise TypeError(f"function: input {k} must be a symbolic variable, got {v!r} ({type(v).__name__})")
+        if isinstance(v, SharedVariable):
+            raise TypeError(f"function: the shared variable {v!r} cannot be an explicit input; shared "
+                            "variables are implicit inputs (use givens= to substitute one)")
+        if isinstance(v, Constant):
+            raise TypeError(f"function: input {k} is the constant {v!r}; inputs must be symbolic variables")
+    if len({id(v) for v in inputs}) != len(inputs):
+        dup = next(v for v in inputs if sum(w is v for w in inputs) > 1)
+        raise ValueError(f"function: the input {dup!r} is listed more than once")
+
+    single = isinstance(outputs, Variable)
+    if outputs is None:
+        out_list: list = []
+    elif single:
+        out_list = [outputs]
+    elif isinstance(outputs, (list, tuple)):
+        out_list = list(outputs)
+    else:
+        out_list = [outputs]
+        single = True
+    out_list = [as_tensor_variable(o) if not isinstance(o, Variable) else o for o in out_list]
+
+    upd = _normalize_updates(updates)
+    givens_map = _normalize_givens(givens)
+    for k in givens_map:
+        if any(k is i for i in inputs):
+            raise ValueError(f"function: {k!r} is both an input and replaced by givens")
+
+    # Default updates of the shared variables the graph uses (transitively).
+    explicit = {id(s) for s, _ in upd}
+    frontier = out_list + [u for _, u in upd]
+    seen: set[int] = set()
+    while frontier:
+        new = []
+        for v in ancestors(frontier, blockers=inputs):
+            if isinstance(v, SharedVariable) and id(v) not in seen:
+                seen.add(id(v))
+                if v.default_update is not None and id(v) not in explicit:
+                    du = check_update(v, v.default_update)
+                    upd.append((v, du))
+                    explicit.add(id(v))
+                    new.append(du)
+        frontier = new
+
+    # Clone so that rewrites never touch the user's graph.
+    targets = out_list + [u for _, u in upd]
+    replace = dict(givens_map)
+    for v in inputs:
+        replace.setdefault(v, v)
+    cloned, memo = clone_graph(targets, replace)
+    new_outs = cloned[:len(out_list)]
+    new_upds = [(s, u) for (s, _), u in zip(upd, cloned[len(out_list):])]
+
+    used = {id(v) for v in ancestors(cloned, blockers=inputs)}
+    for k, v in enumerate(inputs):
+        if id(v) not in used:
+            msg = (f"function: input {k} ({v.describe()}) is not used to compute any output or "
+                   "update. Pass on_unused_input='ignore' (or 'warn') if that is intended")
+            if on_unused_input == "raise":
+                raise UnusedInputError(msg)
+            if on_unused_input == "warn":
+                warnings.warn(msg, stacklevel=2)
+    input_ids = {id(v) for v in inputs}
+    for v in ancestors(cloned, blockers=inputs):
+        if v.owner is None and id(v) not in input_ids and not isinstance(v, (Constant, SharedVariable)):
+            if isinstance(v.type, TensorType):
+                raise MissingInputError(
+                    f"function: an output depends on {v.describe()}, which is not among the "
+                    f"inputs {inputs}. Add it to the inputs, or replace it with givens=")
+            raise MissingInputError(f"function: cannot compute {v!r} (a {v.type} marker); "
+                                    "gradient markers cannot be compiled")
+    t_clone = time.perf_counter()
+
+    from .fgraph import FunctionGraph
+
+    fgraph = FunctionGraph(inputs, list(new_outs) + [u for _, u in new_upds])
+    mode.rewrite(fgraph)
+    t_rewrite = time.perf_counter()
+    final = fgraph.outputs
+    final_outs = final[:len(new_outs)]
+    final_upds = [(s, u) for (s, _), u in zip(new_upds, final[len(new_outs):])]
+    nodes = fgraph.toposort()
+    labels = [f"input {k} ({v.name})" if v.name else f"input {k}" for k, v in enumerate(inputs)]
+
+    prof = None
+    wrapper = mode.thunk_wrapper
+    if profile or mode.profile:
+        from .profiling import ProfileStats
+
+        prof = ProfileStats(name or "function")
+        wrapper = prof.wrap_thunks(wrapper)
+    fname = "nnthe_" + "".join(c if c.isalnum() else "_" for c in (name or "function"))
+    program = link(inputs, final_outs, final_upds, nodes, check_inputs=True, name=fname,
+                   thunk_wrapper=wrapper, input_names=labels, allow_downcast=allow_input_downcast)
+    fast = link(inputs, final_outs, final_upds, nodes, check_inputs=False, name=fname,
+                thunk_wrapper=wrapper, input_names=labels)
+    t_link = time.perf_counter()
+    fn = Function(inputs, out_list, upd, program, fast, single, name, fgraph, prof)
+    if prof is not None:
+        prof.compile_times = {"clone and checks": t_clone - t_start, "rewrite": t_rewrite - t_clone,
+                              "link": t_link - t_rewrite}
+        prof.rewrite_times = getattr(fgraph, "rewrite_times", {})
+    fn.compile_time = t_link - t_start
+    if mode.wrap_function is not None:
+        fn = mode.wrap_function(fn, inputs, new_outs, new_upds)
+    return fn

@@ -1,0 +1,87 @@
+"""Compilation modes: which rewrites run and how thunks are wrapped.
+
+``'FAST_RUN'`` (the default) applies every rewrite tagged ``fast_run``;
+``'FAST_COMPILE'`` applies none. A :class:`Mode` can include or exclude rewrites by name
+or tag: ``nnthe.function(..., mode=Mode(exclude=['constant_folding']))``.
+"""
+from __future__ import annotations
+
+from typing import Any, Callable, Sequence
+
+
+class Mode:
+    """How ``nnthe.function`` compiles.
+
+    Parameters
+    ----------
+    rewrites : bool
+        Apply graph rewrites at all.
+    include, exclude : sequences of str
+        Rewrite names or tags to add to or remove from the default set.
+    profile : bool
+        Collect per-op timings in every function compiled with this mode.
+    """
+
+    #: A function ``(node, thunk) -> thunk`` applied to every thunk (None: none).
+    thunk_wrapper: Callable | None = None
+    #: A function ``(fn, inputs, outputs, updates) -> fn`` applied to the result.
+    wrap_function: Callable | None = None
+
+    def __init__(self, rewrites: bool = True, include: Sequence[str] = (), exclude: Sequence[str] = (),
+                 profile: bool = False, name: str = "custom") -> None:
+        self.rewrites = rewrites
+        self.include = tuple(include)
+        self.exclude = tuple(exclude)
+        self.profile = profile
+        self.name = name
+
+    def including(self, *names: str) -> "Mode":
+        return type(self)(self.rewrites, self.include + names, self.exclude, self.profile, self.name)
+
+    def excluding(self, *names: str) -> "Mode":
+        return type(self)(self.rewrites, self.include, self.exclude + names, self.profile, self.name)
+
+    def rewrite(self, fgraph: Any) -> None:
+        """Apply this mode's rewrites to ``fgraph`` in place."""
+        if not self.rewrites:
+            return
+        try:
+            from ..rewrite import apply_rewrites
+        except ImportError:
+            return
+        apply_rewrites(fgraph, include=self.include, exclude=self.exclude)
+
+    def __repr__(self) -> str:
+        return (f"Mode({self.name!r}, rewrites={self.rewrites}, include={list(self.include)}, "
+                f"exclude={list(self.exclude)})")
+
+
+def _predefined() -> dict[str, Callable[[], Mode]]:
+    modes: dict[str, Callable[[], Mode]] = {
+        "FAST_RUN": lambda: Mode(True, name="FAST_RUN"),
+        "FAST_COMPILE": lambda: Mode(False, name="FAST_COMPILE"),
+    }
+    try:
+        from .debugmode import DebugMode, NanGuardMode
+
+        modes["DEBUG"] = lambda: DebugMode()
+        modes["DebugMode"] = modes["DEBUG"]
+        modes["NANGUARD"] = lambda: NanGuardMode()
+        modes["NanGuardMode"] = modes["NANGUARD"]
+    except ImportError:
+        pass
+    return modes
+
+
+def get_mode(mode: Any) -> Mode:
+    """Resolve ``mode`` (None, a name, or a Mode) to a Mode."""
+    if mode is None:
+        return _predefined()["FAST_RUN"]()
+    if isinstance(mode, Mode):
+        return mode
+    if isinstance(mode, str):
+        modes = _predefined()
+        if mode not in modes:
+            raise ValueError(f"unknown mode {mode!r}; expected one of {sorted(modes)} or a Mode")
+        return modes[mode]()
+    raise TypeError(f"mode must be None, a mode name or a Mode, got {mode!r}")

@@ -1,0 +1,480 @@
+"""Symbolic differentiation: ``grad`` and what is built on it (``jacobian``,
+``hessian``, ``Lop``, ``Rop``), gradient-altering ops, and ``verify_grad``.
+
+``grad`` walks the graph once in reverse topological order, calls each node's pullback
+(:meth:`Op.L_op`) once, and sums the contributions of every client of a variable. The
+result is a new graph, so gradients of gradients work.
+"""
+from __future__ import annotations
+
+import warnings
+from collections import OrderedDict
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from .graph import Apply, Op, Variable, toposort
+from .types import DisconnectedType, NullType, TensorType, is_discrete_dtype, is_float_dtype
+from .variable import TensorVariable, as_tensor_variable
+
+
+class DisconnectedInputError(ValueError):
+    """``grad`` was asked for the gradient with respect to a variable the cost does not
+    depend on."""
+
+
+class NullTypeGradError(TypeError):
+    """A gradient on the path is undefined or not implemented."""
+
+
+class GradientError(AssertionError):
+    """``verify_grad`` found a symbolic gradient that disagrees with finite differences."""
+
+
+def disconnected_type() -> Variable:
+    """The marker for 'this input does not influence the output'."""
+    return Variable(DisconnectedType())
+
+
+def is_disconnected(v: Any) -> bool:
+    return isinstance(v, Variable) and isinstance(v.type, DisconnectedType)
+
+
+def grad_undefined(op: Op, index: int, x: Variable, why: str = "") -> Variable:
+    """The marker for a mathematically undefined gradient of ``op`` wrt input ``index``."""
+    return Variable(NullType(f"the gradient of {op} with respect to input {index} ({x!r}) "
+                             f"is undefined{': ' + why if why else ''}"))
+
+
+def grad_not_implemented(op: Op, index: int, x: Variable) -> Variable:
+    """The marker for a gradient that nnthe does not implement (yet)."""
+    return Variable(NullType(f"{op} does not implement the gradient with respect to "
+                             f"input {index} ({x!r})"))
+
+
+def _is_null(v: Any) -> bool:
+    return isinstance(v, Variable) and isinstance(v.type, NullType)
+
+
+# ---------------------------------------------------------------------------------------
+# Ops that change only the gradient.
+# ---------------------------------------------------------------------------------------
+
+class _IdentityGradOp(Op):
+    """Identity in the forward pass; subclasses alter the backward pass."""
+
+    view_map = {0: [0]}
+
+    def make_node(self, x):
+        x = as_tensor_variable(x)
+        return Apply(self, [x], [x.type])
+
+    def make_thunk(self, node):
+        return _identity
+
+    def perform(self, node, x):
+        return x
+
+    def infer_shape(self, node, input_shapes):
+        return input_shapes
+
+
+def _identity(x):
+    return x
+
+
+class DisconnectedGrad(_IdentityGradOp):
+    """Identity whose input is treated as a constant by ``grad``."""
+
+    def L_op(self, node, inputs, outputs, output_grads):
+        return [disconnected_type()]
+
+    def connection_pattern(self, node):
+        return [[False]]
+
+
+class ZeroGrad(_IdentityGradOp):
+    """Identity whose gradient is zero (connected, unlike ``disconnected_grad``)."""
+
+    def L_op(self, node, inputs, outputs, output_grads):
+        from .ops.alloc import zeros_like
+
+        return [zeros_like(inputs[0])]
+
+
+class GradClip(_IdentityGradOp):
+    """Identity whose gradient is clipped to ``[lower, upper]``."""
+
+    __props__ = ("lower", "upper")
+
+    def __init__(self, lower: float, upper: float) -> None:
+        if not lower <= upper:
+            raise ValueError(f"grad_clip: lower ({lower}) must not exceed upper ({upper})")
+        self.lower = float(lower)
+        self.upper = float(upper)
+
+    def L_op(self, node, inputs, outputs, output_grads):
+        from .ops.elemwise import clip
+
+        return [clip(output_grads[0], self.lower, self.upper)]
+
+
+_disconnected_grad = DisconnectedGrad()
+_zero_grad = ZeroGrad()
+
+
+def disconnected_grad(x: Any) -> TensorVariable:
+    """``x``, but ``grad`` treats it as a constant (no gradient flows through it)."""
+    return _disconnected_grad(x)
+
+
+stop_gradient = disconnected_grad
+
+
+def zero_grad(x: Any) -> TensorVariable:
+    """``x``, with a gradient of zero through it."""
+    return _zero_grad(x)
+
+
+def grad_clip(x: Any, lower: float, upper: float) -> TensorVariable:
+    """``x``, with the gradient through it clipped to ``[lower, upper]``."""
+    return GradClip(lower, upper)(x)
+
+
+# ---------------------------------------------------------------------------------------
+# grad
+# ---------------------------------------------------------------------------------------
+
+def _zeros_for(v: Variable) -> TensorVariable:
+    from .ops.alloc import zeros_like
+    from ..config import config
+
+    dtype = v.type.dtype if is_float_dtype(v.type.dtype) else config.floatX
+    return zeros_like(v, dtype=dtype)
+
+
+def grad(cost: Any, wrt: Any, consider_constant: Sequence[Variable] | None = None,
+         disconnected_inputs: str = "raise", known_grads: dict | None = None,
+         return_disconnected: str = "zero") -> Any:
+    """Symbolic gradient of the scalar ``cost`` with respect to ``wrt``.
+
+    Parameters
+    ----------
+    cost : scalar Variable or None
+        What to differentiate. None is allowed when ``known_grads`` gives the starting
+        gradients.
+    wrt : Variable or list/tuple of Variables
+        The result has the same structure.
+    consider_constant : list of Variables, optional
+        Treat these as constants: no gradient flows through them.
+    disconnected_inputs : {'raise', 'warn', 'ignore'}
+        What to do when the cost does not depend on a variable of ``wrt``.
+    known_grads : dict, optional
+        ``{variable: gradient}`` to start from (or add to) instead of ``cost``.
+    return_disconnected : {'zero', 'disconnected'}
+        For a disconnected ``wrt`` (if not raising): zeros, or the marker.
+
+    Returns
+    -------
+    Variable or list of Variables
+        New symbolic expressions, never None. Integer ``wrt`` get float zeros.
+
+    Examples
+    --------
+    >>> x = T.scalar('x'); y = x ** 2 + 3 * x + 1
+    >>> nnthe.function([x], nnthe.grad(y, x))(2)
+    array(7., dtype=float32)
+    """
+    if disconnected_inputs not in ("raise", "warn", "ignore"):
+        raise ValueError(f"disconnected_inputs must be 'raise', 'warn' or 'ignore', got {disconnected_inputs!r}")
+    single = not isinstance(wrt, (list, tuple))
+    wrt_list = [wrt] if single else list(wrt)
+    for w in wrt_list:
+        if not isinstance(w, Variable):
+            raise TypeError(f"grad: wrt must be symbolic variables, got {w!r} ({type(w).__name__})")
+    seeds: dict[Variable, list] = {}
+    if cost is not None:
+        cost = as_tensor_variable(cost)
+        if cost.type.ndim != 0:
+            raise TypeError(
+                f"grad: the cost must be a scalar, got {cost!r} of type {cost.type}. Reduce it "
+                "first (cost.sum() or cost.mean()), or use jacobian / Lop for non-scalar outputs")
+        if not is_float_dtype(cost.type.dtype):
+            raise TypeError(f"grad: the cost must be a float scalar, got dtype {cost.type.dtype}")
+        from .ops.alloc import ones_like
+
+        seeds[cost] = [ones_like(cost)]
+    if known_grads:
+        for v, g in known_grads.items():
+            g = as_tensor_variable(g)
+            if g.type.ndim != v.type.ndim:
+                raise ValueError(f"grad: known gradient of {v!r} has {g.type.ndim} dimensions, "
+                                 f"the variable {v.type.ndim}")
+            seeds.setdefault(v, []).append(g)
+    if not seeds:
+        raise ValueError("grad: give a cost or known_grads")
+
+    grads = _backprop(list(seeds), seeds, wrt_list, consider_constant or [])
+
+    results = []
+    for w in wrt_list:
+        g = grads.get(w)
+        if g is None:
+            if is_discrete_dtype(w.type.dtype):
+                results.append(_zeros_for(w))
+                continue
+            message = (
+                f"grad: the cost does not depend on {w.describe()}. If that is expected, "
+                "pass disconnected_inputs='ignore' (or 'warn') to get zeros for it")
+            if disconnected_inputs == "raise":
+                raise DisconnectedInputError(message)
+            if disconnected_inputs == "warn":
+                warnings.warn(message, stacklevel=2)
+            results.append(_zeros_for(w) if return_disconnected == "zero" else disconnected_type())
+            continue
+        if _is_null(g):
+            raise NullTypeGradError(f"grad with respect to {w!r}: {g.type.why}")
+        if is_discrete_dtype(w.type.dtype):
+            g = _zeros_for(w)
+        results.append(g)
+    return results[0] if single else (tuple(results) if isinstance(wrt, tuple) else results)
+
+
+def _backprop(roots: list[Variable], seeds: dict[Variable, list], wrt: list[Variable],
+              consider_constant: Sequence[Variable]) -> dict[Variable, Variable]:
+    """Propagate gradients from ``seeds`` back to every variable on a path to ``wrt``."""
+    from .ops.elemwise import add, cast
+
+    constant_ids = {id(v) for v in consider_constant}
+    nodes = toposort(roots, blockers=consider_constant)
+    # Only nodes that depend on some wrt variable need a pullback.
+    depends: set[int] = {id(w) for w in wrt}
+    relevant: list[Apply] = []
+    for node in nodes:
+        if any(id(i) in depends and id(i) not in constant_ids for i in node.inputs):
+            relevant.append(node)
+            for o in node.outputs:
+                depends.add(id(o))
+
+    terms: dict[Variable, list] = {v: list(gs) for v, gs in seeds.items()}
+    summed: dict[Variable, Variable] = {}
+
+    def total(v: Variable) -> Variable | None:
+        if v in summed:
+            return summed[v]
+        ts = terms.get(v)
+        if not ts:
+            return None
+        nulls = [t for t in ts if _is_null(t)]
+        if nulls:
+            summed[v] = nulls[0]
+            return nulls[0]
+        g = ts[0]
+        for t in ts[1:]:
+            g = add(g, t)
+        if isinstance(v.type, TensorType) and is_float_dtype(v.type.dtype) and g.type.dtype != v.type.dtype:
+            g = cast(g, v.type.dtype)
+        summed[v] = g
+        return g
+
+    for node in reversed(relevant):
+        out_grads = []
+        any_grad = False
+        for o in node.outputs:
+            g = None if is_discrete_dtype(getattr(o.type, "dtype", "bool")) else total(o)
+            if g is None:
+                out_grads.append(disconnected_type())
+            else:
+                any_grad = True
+                out_grads.append(g)
+        if not any_grad:
+            continue
+        if any(_is_null(g) for g in out_grads):
+            why = next(g for g in out_grads if _is_null(g))
+            for i in node.inputs:
+                if id(i) in depends:
+                    terms.setdefault(i, []).append(why)
+            continue
+        if len(node.outputs) > 1 and any(is_disconnected(g) for g in out_grads) and \
+                not getattr(node.op, "handles_disconnected_grads", False):
+            from .ops.alloc import zeros_like
+
+            out_grads = [zeros_like(o) if is_disconnected(g) and not is_discrete_dtype(o.type.dtype)
+                         else g for o, g in zip(node.outputs, out_grads)]
+        input_grads = node.op.L_op(node, node.inputs, node.outputs, out_grads)
+        if len(input_grads) != len(node.inputs):
+            raise RuntimeError(f"{node.op}.L_op returned {len(input_grads)} gradients for "
+                               f"{len(node.inputs)} inputs")
+        for i, (inp, g) in enumerate(zip(node.inputs, input_grads)):
+            if id(inp) not in depends or id(inp) in constant_ids:
+                continue
+            if g is None or is_disconnected(g):
+                continue
+            if not _is_null(g):
+                g = as_tensor_variable(g)
+                if isinstance(inp.type, TensorType) and g.type.ndim != inp.type.ndim:
+                    raise RuntimeError(
+                        f"{node.op}.L_op returned a gradient of {g.type.ndim} dimensions for input "
+                        f"{i} ({inp!r}) which has {inp.type.ndim}; this is a bug in that op")
+            terms.setdefault(inp, []).append(g)
+
+    return {w: total(w) for w in wrt if total(w) is not None}
+
+
+# ---------------------------------------------------------------------------------------
+# jacobian, hessian, Lop, Rop
+# ---------------------------------------------------------------------------------------
+
+def _static_size(v: TensorVariable, what: str) -> int:
+    if None in v.type.shape:
+        raise ValueError(
+            f"{what}: the shape of {v!r} ({v.type}) must be known statically, because the "
+            "rows are built symbolically one by one; declare it with T.tensor(..., shape=...)")
+    return int(np.prod(v.type.shape, dtype=np.int64))
+
+
+def jacobian(expression: Any, wrt: Any, consider_constant: Sequence[Variable] | None = None,
+             disconnected_inputs: str = "raise") -> Any:
+    """The Jacobian of ``expression`` with respect to ``wrt``.
+
+    The result for each ``w`` has shape ``expression.shape + w.shape``. The expression's
+    static shape must be known (one gradient is built per element).
+    """
+    from .ops.shape import stack, reshape
+
+    expression = as_tensor_variable(expression)
+    single = not isinstance(wrt, (list, tuple))
+    wrt_list = [wrt] if single else list(wrt)
+    if expression.type.ndim == 0:
+        out = grad(expression, wrt_list, consider_constant, disconnected_inputs)
+        return out[0] if single else out
+    n = _static_size(expression, "jacobian")
+    flat = expression.flatten()
+    rows = [grad(flat[i], wrt_list, consider_constant, disconnected_inputs) for i in range(n)]
+    results = []
+    for k, w in enumerate(wrt_list):
+        j = stack([r[k] for r in rows])
+        results.append(reshape(j, tuple(expression.type.shape) + tuple(
+            s if s is not None else w.shape[d] for d, s in enumerate(w.type.shape))))
+    return results[0] if single else results
+
+
+def hessian(cost: Any, wrt: Any, consider_constant: Sequence[Variable] | None = None,
+            disconnected_inputs: str = "raise") -> Any:
+    """The Hessian of the scalar ``cost`` with respect to each (vector) ``wrt``."""
+    single = not isinstance(wrt, (list, tuple))
+    wrt_list = [wrt] if single else list(wrt)
+    out = []
+    for w in wrt_list:
+        g = grad(cost, w, consider_constant, disconnected_inputs)
+        out.append(jacobian(g, w, consider_constant, disconnected_inputs))
+    return out[0] if single else out
+
+
+def Lop(f: Any, wrt: Any, eval_points: Any, consider_constant: Sequence[Variable] | None = None,
+        disconnected_inputs: str = "raise") -> Any:
+    """The vector-Jacobian product ``v^T J`` of ``f`` at ``wrt`` with ``v = eval_points``."""
+    fs = f if isinstance(f, (list, tuple)) else [f]
+    vs = eval_points if isinstance(eval_points, (list, tuple)) else [eval_points]
+    if len(fs) != len(vs):
+        raise ValueError(f"Lop: {len(fs)} outputs but {len(vs)} eval points")
+    known = {as_tensor_variable(a): as_tensor_variable(b) for a, b in zip(fs, vs)}
+    for a, b in known.items():
+        if isinstance(b.type, TensorType) and b.type.ndim != a.type.ndim:
+            raise ValueError(f"Lop: eval point of {a!r} must have {a.type.ndim} dimensions, got {b.type}")
+    return grad(None, wrt, consider_constant, disconnected_inputs, known_grads=known)
+
+
+def Rop(f: Any, wrt: Any, eval_points: Any, disconnected_outputs: str = "raise") -> Any:
+    """The Jacobian-vector product ``J v`` of ``f`` at ``wrt`` with ``v = eval_points``.
+
+    Computed by differentiating a vector-Jacobian product (the "double backprop" trick):
+    ``J v = d/du (u^T J) v``, which needs only pullbacks.
+    """
+    single_f = not isinstance(f, (list, tuple))
+    fs = [as_tensor_variable(x) for x in ([f] if single_f else f)]
+    ws = wrt if isinstance(wrt, (list, tuple)) else [wrt]
+    vs = eval_points if isinstance(eval_points, (list, tuple)) else [eval_points]
+    if len(ws) != len(vs):
+        raise ValueError(f"Rop: {len(ws)} variables but {len(vs)} eval points")
+    results = []
+    for fo in fs:
+        u = fo.type.make_variable(name="u")
+        vjp = grad(None, list(ws), known_grads={fo: u}, disconnected_inputs="ignore")
+        inner = None
+        from .ops.reduce import sum as _sum
+
+        for g, v in zip(vjp, vs):
+            term = _sum(g * as_tensor_variable(v))
+            inner = term if inner is None else inner + term
+        results.append(grad(inner, u, disconnected_inputs="ignore" if disconnected_outputs != "raise" else "raise"))
+    return results[0] if single_f else results
+
+
+# ---------------------------------------------------------------------------------------
+# verify_grad
+# ---------------------------------------------------------------------------------------
+
+def verify_grad(fun: Callable[..., Any], pt: Sequence[Any], n_tests: int = 2,
+                rng: np.random.Generator | int | None = None, eps: float | None = None,
+                abs_tol: float | None = None, rel_tol: float | None = None,
+                mode: Any = None) -> None:
+    """Check the symbolic gradient of ``fun`` against finite differences.
+
+    ``fun`` takes symbolic tensors shaped like the arrays in ``pt`` and returns a
+    tensor. The check projects the output on a random direction (so the cost is scalar)
+    and compares the gradient of that projection with central differences along a
+    random direction of the inputs.
+
+    Raises
+    ------
+    GradientError
+        With the analytic and numeric values, when they disagree beyond the tolerances.
+    """
+    from .compile.function import function
+    from .ops.reduce import sum as _sum
+    from .variable import TensorVariable as TV
+
+    rng = np.random.default_rng(rng)
+    pt = [np.asarray(p) for p in pt]
+    if not pt:
+        raise ValueError("verify_grad needs at least one input point")
+    for i, p in enumerate(pt):
+        if not is_float_dtype(p.dtype.name):
+            raise TypeError(f"verify_grad: input {i} has dtype {p.dtype}; only float inputs can be checked")
+    dtype = np.result_type(*pt)
+    low_precision = dtype in (np.float32, np.float16)
+    eps = eps if eps is not None else (1e-3 if low_precision else 1e-6)
+    abs_tol = abs_tol if abs_tol is not None else (1e-2 if low_precision else 1e-6)
+    rel_tol = rel_tol if rel_tol is not None else (1e-2 if low_precision else 1e-5)
+
+    inputs = [TV(TensorType(p.dtype, p.shape), name=f"input{i}") for i, p in enumerate(pt)]
+    out = fun(*inputs)
+    out = as_tensor_variable(out)
+    f_out = function(inputs, out, mode=mode, on_unused_input="ignore")
+    out_val = np.asarray(f_out(*pt))
+    for _ in range(n_tests):
+        proj = rng.uniform(-1, 1, size=out_val.shape).astype(out.type.dtype)
+        proj_c = as_tensor_variable(proj)
+        cost = _sum(out * proj_c)
+        f_cost = function(inputs, cost, mode=mode, on_unused_input="ignore")
+        g_syms = grad(cost, inputs, disconnected_inputs="ignore")
+        f_grad = function(inputs, g_syms, mode=mode, on_unused_input="ignore")
+        analytic = [np.asarray(g, dtype="float64") for g in f_grad(*pt)]
+        direction = [rng.uniform(-1, 1, size=p.shape) for p in pt]
+        plus = [(p + eps * d).astype(p.dtype) for p, d in zip(pt, direction)]
+        minus = [(p - eps * d).astype(p.dtype) for p, d in zip(pt, direction)]
+        numeric = (float(f_cost(*plus)) - float(f_cost(*minus))) / (2 * eps)
+        projected = float(sum(np.sum(a * d) for a, d in zip(analytic, direction)))
+        err = abs(numeric - projected)
+        if err > abs_tol + rel_tol * max(abs(numeric), abs(projected)):
+            raise GradientError(
+                f"verify_grad: the symbolic gradient disagrees with finite differences: "
+                f"directional derivative {projected!r} (symbolic) vs {numeric!r} (numeric), "
+                f"abs error {err:.3g}, tolerances abs {abs_tol:g} / rel {rel_tol:g}, eps {eps:g}")
+
+
+__all__ = ["grad", "jacobian", "hessian", "Lop", "Rop", "verify_grad", "disconnected_grad",
+           "stop_gradient", "zero_grad", "grad_clip", "DisconnectedInputError",
+           "NullTypeGradError", "GradientError", "disconnected_type", "grad_undefined",
+           "grad_not_implemented", "is_disconnected"]

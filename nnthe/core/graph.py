@@ -1,0 +1,367 @@
+"""The symbolic graph: Variables, Apply nodes, Ops, and iterative graph walks.
+
+A graph is bipartite: a :class:`Variable` is produced by at most one :class:`Apply`
+node (its ``owner``), and an Apply node applies an :class:`Op` to input Variables to
+produce output Variables. Variables without an owner are the graph's roots: inputs
+created by the user (``T.matrix('x')``), :class:`Constant` values and shared variables.
+
+Every walk in this module is iterative, so a graph of any depth can be traversed without
+reaching Python's recursion limit.
+"""
+from __future__ import annotations
+
+import os
+import sys
+from functools import partial
+from typing import Any, Callable, Iterable, Sequence
+
+import numpy as np
+
+_PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def _creation_site() -> tuple[str, int] | None:
+    """Return ``(filename, lineno)`` of the first stack frame outside nnthe.
+
+    Walking frames is cheap (no source lines are read); the line text is fetched only
+    when an error message needs it.
+    """
+    frame = sys._getframe(2)
+    while frame is not None:
+        filename = frame.f_code.co_filename
+        if not filename.startswith(_PACKAGE_DIR) and not filename.startswith("<frozen"):
+            return filename, frame.f_lineno
+        frame = frame.f_back
+    return None
+
+
+def format_site(site: tuple[str, int] | None) -> str:
+    """Format a creation site as ``file:line: source text``."""
+    if site is None:
+        return "<unknown location>"
+    import linecache
+
+    filename, lineno = site
+    text = linecache.getline(filename, lineno).strip()
+    return f"{filename}:{lineno}" + (f": {text}" if text else "")
+
+
+class Type:
+    """The type of a Variable: what values it may hold at run time."""
+
+    def filter(self, value: Any, allow_downcast: bool = False, name: str = "value") -> Any:
+        """Return ``value`` converted to this type, or raise TypeError/ValueError."""
+        raise NotImplementedError
+
+    def make_variable(self, name: str | None = None) -> "Variable":
+        from .variable import TensorVariable
+
+        return TensorVariable(self, name=name)
+
+
+class Variable:
+    """A symbolic value in a graph.
+
+    Attributes
+    ----------
+    type : Type
+        What the variable holds at run time (dtype and static shape for tensors).
+    owner : Apply or None
+        The node that computes it; None for inputs, constants and shared variables.
+    index : int
+        Which output of ``owner`` this is.
+    name : str or None
+        A name for printing and error messages.
+    site : (str, int) or None
+        The user's file and line where the variable was created.
+    """
+
+    __slots__ = ("type", "owner", "index", "name", "site", "tag", "__weakref__")
+
+    def __init__(self, type: Type, owner: "Apply | None" = None, index: int = 0,
+                 name: str | None = None) -> None:
+        self.type = type
+        self.owner = owner
+        self.index = index
+        self.name = name
+        self.site = _creation_site()
+        self.tag: dict[str, Any] = {}
+
+    def clone(self) -> "Variable":
+        """A new root Variable of the same type and name (no owner)."""
+        v = type(self).__new__(type(self))
+        Variable.__init__(v, self.type, None, 0, self.name)
+        v.site = self.site
+        return v
+
+    def __repr__(self) -> str:
+        if self.name is not None:
+            return self.name
+        if self.owner is not None:
+            op = self.owner.op
+            if len(self.owner.outputs) > 1:
+                return f"{op}.{self.index}"
+            return f"{op}.out"
+        return f"<{self.type}>"
+
+    def describe(self) -> str:
+        """A one-line description for error messages: name, type, where created."""
+        what = repr(self)
+        return f"{what} ({self.type}, created at {format_site(self.site)})"
+
+    def eval(self, inputs_to_values: dict | None = None) -> Any:
+        """Compile and evaluate this variable (for quick interactive checks).
+
+        Compiled functions are cached per set of inputs on the variable, so calling
+        ``eval`` repeatedly in a loop is cheap after the first call.
+        """
+        from .compile.function import function
+
+        inputs_to_values = inputs_to_values or {}
+        keys = tuple(inputs_to_values)
+        cache = self.tag.setdefault("_eval_cache", {})
+        fn = cache.get(keys)
+        if fn is None:
+            fn = cache[keys] = function(list(keys), self, on_unused_input="ignore")
+        return fn(*[inputs_to_values[k] for k in keys])
+
+
+class Constant(Variable):
+    """A Variable with a fixed value, stored in ``.data``.
+
+    ``weak`` marks constants made from Python numbers: their dtype adapts to the other
+    operands of an expression (``fvector * 2.5`` stays float32).
+    """
+
+    __slots__ = ("data", "weak", "_signature")
+
+    def __init__(self, type: Type, data: Any, name: str | None = None, weak: bool = False) -> None:
+        super().__init__(type, None, 0, name)
+        self.data = data
+        self.weak = weak
+        self._signature = None
+
+    def signature(self) -> tuple:
+        """A hashable key that is equal for constants of equal type and value."""
+        if self._signature is None:
+            data = self.data
+            if isinstance(data, np.ndarray):
+                self._signature = (self.type, data.shape, data.tobytes())
+            else:
+                self._signature = (self.type, id(data))
+        return self._signature
+
+    def clone(self) -> "Constant":
+        return self
+
+    def __repr__(self) -> str:
+        if self.name is not None:
+            return self.name
+        data = self.data
+        if isinstance(data, np.ndarray) and data.size <= 6:
+            return str(data.tolist())
+        return f"Constant{{{getattr(data, 'shape', '')}}}"
+
+
+class Apply:
+    """An application of an Op to input Variables, producing output Variables."""
+
+    __slots__ = ("op", "inputs", "outputs", "site", "__weakref__")
+
+    def __init__(self, op: "Op", inputs: Sequence[Variable], output_types: Sequence[Type]) -> None:
+        self.op = op
+        self.inputs = list(inputs)
+        self.site = _creation_site()
+        self.outputs = []
+        for i, t in enumerate(output_types):
+            v = t.make_variable()
+            v.owner = self
+            v.index = i
+            v.site = self.site
+            self.outputs.append(v)
+
+    @property
+    def out(self) -> Variable:
+        """The single output of a one-output node."""
+        if len(self.outputs) != 1:
+            raise ValueError(f"{self.op} has {len(self.outputs)} outputs; use .outputs")
+        return self.outputs[0]
+
+    def clone_with_new_inputs(self, inputs: Sequence[Variable]) -> "Apply":
+        """A copy of this node applied to other inputs of the same types."""
+        node = Apply.__new__(Apply)
+        node.op = self.op
+        node.inputs = list(inputs)
+        node.site = self.site
+        node.outputs = []
+        for i, old in enumerate(self.outputs):
+            v = old.type.make_variable(old.name)
+            v.owner = node
+            v.index = i
+            v.site = old.site
+            v.tag = dict(old.tag)
+            v.tag.pop("_eval_cache", None)
+            node.outputs.append(v)
+        return node
+
+    def __repr__(self) -> str:
+        return f"{self.op}({', '.join(map(repr, self.inputs))})"
+
+
+class Op:
+    """An operation: the unit of computation in a graph.
+
+    Subclasses declare ``__props__`` (the names of the attributes that define the op;
+    ops with equal props are equal and interchangeable) and implement
+
+    - ``make_node(*inputs) -> Apply``: check input types, infer the static output types;
+    - ``perform(node, *input_values)``: compute the outputs with NumPy (one value, or a
+      tuple for several outputs);
+    - ``L_op(node, inputs, outputs, output_grads)`` or ``grad(inputs, output_grads)``:
+      the vector-Jacobian product as new graph nodes;
+    - ``infer_shape(node, input_shapes)``: symbolic output shapes (optional).
+
+    ``view_map`` ({output: [input]}) declares outputs that are views of inputs, and
+    ``destroy_map`` outputs that overwrite an input.
+    """
+
+    __props__: tuple[str, ...] = ()
+    view_map: dict[int, list[int]] = {}
+    destroy_map: dict[int, list[int]] = {}
+
+    def _props(self) -> tuple:
+        return tuple(getattr(self, p) for p in self.__props__)
+
+    def __eq__(self, other: object) -> bool:
+        return type(self) is type(other) and self._props() == other._props()  # type: ignore[attr-defined]
+
+    def __hash__(self) -> int:
+        return hash((type(self), self._props()))
+
+    def __str__(self) -> str:
+        name = type(self).__name__
+        if self.__props__:
+            args = ", ".join(f"{p}={getattr(self, p)!r}" for p in self.__props__)
+            return f"{name}{{{args}}}"
+        return name
+
+    __repr__ = __str__
+
+    def __call__(self, *inputs: Any, **kwargs: Any) -> Any:
+        node = self.make_node(*inputs, **kwargs)
+        if len(node.outputs) == 1:
+            return node.outputs[0]
+        return node.outputs
+
+    def make_node(self, *inputs: Any) -> Apply:
+        raise NotImplementedError(f"{type(self).__name__}.make_node")
+
+    def perform(self, node: Apply, *inputs: Any) -> Any:
+        raise NotImplementedError(f"{type(self).__name__}.perform")
+
+    def make_thunk(self, node: Apply) -> Callable[..., Any]:
+        """Return a callable ``f(*input_values) -> output value(s)`` for the executor.
+
+        The default binds ``perform`` to the node; ops override it to hand the executor
+        a NumPy function directly and so avoid a Python call per evaluation.
+        """
+        return partial(self.perform, node)
+
+    def L_op(self, node: Apply, inputs: list[Variable], outputs: list[Variable],
+             output_grads: list[Variable]) -> list[Variable]:
+        return self.grad(inputs, output_grads)
+
+    def grad(self, inputs: list[Variable], output_grads: list[Variable]) -> list[Variable]:
+        from .gradient import grad_not_implemented
+
+        return [grad_not_implemented(self, i, x) for i, x in enumerate(inputs)]
+
+    def connection_pattern(self, node: Apply) -> list[list[bool]] | None:
+        """``[input][output]`` booleans: which outputs depend on which inputs.
+
+        None (the default) means every output depends on every input.
+        """
+        return None
+
+    def infer_shape(self, node: Apply, input_shapes: list[tuple]) -> list[tuple]:
+        raise NotImplementedError(f"{type(self).__name__}.infer_shape")
+
+    def pretty(self, inputs: list[str]) -> str | None:
+        """An infix form for ``nnthe.pp`` (None: use ``op(inputs)``)."""
+        return None
+
+
+# ---------------------------------------------------------------------------------------
+# Graph walks (all iterative).
+# ---------------------------------------------------------------------------------------
+
+def ancestors(outputs: Iterable[Variable], blockers: Iterable[Variable] = ()) -> list[Variable]:
+    """All variables that ``outputs`` depend on (including themselves), outputs first."""
+    blockers = set(map(id, blockers))
+    seen: set[int] = set()
+    result = []
+    stack = list(outputs)[::-1]
+    while stack:
+        v = stack.pop()
+        if id(v) in seen:
+            continue
+        seen.add(id(v))
+        result.append(v)
+        if v.owner is not None and id(v) not in blockers:
+            stack.extend(reversed(v.owner.inputs))
+    return result
+
+
+def graph_inputs(outputs: Iterable[Variable], blockers: Iterable[Variable] = ()) -> list[Variable]:
+    """The root variables (no owner, or blocked) that ``outputs`` depend on."""
+    blockers_l = list(blockers)
+    block = set(map(id, blockers_l))
+    return [v for v in ancestors(outputs, blockers_l) if v.owner is None or id(v) in block]
+
+
+def toposort(outputs: Iterable[Variable], blockers: Iterable[Variable] = ()) -> list[Apply]:
+    """Apply nodes needed to compute ``outputs``, each after the nodes it depends on.
+
+    Variables in ``blockers`` are treated as roots: their owners are not visited.
+    """
+    block = set(map(id, blockers))
+    order: list[Apply] = []
+    done: set[int] = set()
+    # Iterative depth-first post-order: (node, expanded?) pairs on an explicit stack.
+    stack: list[tuple[Apply, bool]] = []
+    for out in outputs:
+        if out.owner is not None and id(out) not in block:
+            stack.append((out.owner, False))
+        while stack:
+            node, expanded = stack.pop()
+            if id(node) in done:
+                continue
+            if expanded:
+                done.add(id(node))
+                order.append(node)
+                continue
+            stack.append((node, True))
+            for inp in reversed(node.inputs):
+                owner = inp.owner
+                if owner is not None and id(owner) not in done and id(inp) not in block:
+                    stack.append((owner, False))
+    return order
+
+
+def clone_graph(outputs: Sequence[Variable], replace: dict[Variable, Variable] | None = None) -> tuple[list[Variable], dict[Variable, Variable]]:
+    """Copy the graph that computes ``outputs``, substituting ``replace`` on the way.
+
+    Returns the new outputs and the map from old variables to new ones. Roots
+    (inputs, constants, shared variables) are kept as they are unless replaced.
+    """
+    memo: dict[Variable, Variable] = dict(replace or {})
+    for node in toposort(outputs, blockers=list(memo)):
+        new_node = node.clone_with_new_inputs([memo.get(i, i) for i in node.inputs])
+        for old, new in zip(node.outputs, new_node.outputs):
+            memo.setdefault(old, new)
+    new_outputs = [memo.get(o, o) for o in outputs]
+    return new_outputs, memo
+
+
+def is_constant(v: Variable) -> bool:
+    return isinstance(v, Constant)

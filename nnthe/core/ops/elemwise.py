@@ -1,0 +1,440 @@
+"""Elementwise operations with NumPy broadcasting.
+
+Each elementwise function is a :class:`ScalarOp` — a NumPy implementation, a dtype rule
+and a one-line gradient rule — wrapped by the :class:`Elemwise` op, which does what all of
+them share: dtype resolution (weak Python scalars, no silent float64), static
+broadcasting checks, and undoing broadcasting in the gradient.
+"""
+from __future__ import annotations
+
+import math
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from ...config import config
+from ..graph import Apply, Op, Variable
+from ..types import (TensorType, fmt_shape, is_discrete_dtype, is_float_dtype, normalize_dtype,
+                     upcast, warn_float64_upcast)
+from ..variable import TensorVariable, as_tensor_variable, is_weak, retype_weak
+
+GradRule = Callable[[list, Variable, Variable], list]
+
+
+class ScalarOp:
+    """The per-element part of an elementwise op.
+
+    Parameters
+    ----------
+    name : str
+        The function's name (``'add'``, ``'exp'``, ...).
+    nin : int
+        Number of inputs.
+    impl : callable
+        The NumPy implementation (usually a ufunc, called directly by compiled code).
+    kind : str
+        The dtype rule: ``'same'`` (result has the inputs' common dtype), ``'float'``
+        (integers are computed as ``floatX``), ``'compare'`` (common dtype in, bool out),
+        ``'logical'`` (any dtype in, bool out), ``'switch'`` (bool condition, then 'same').
+    grad : callable
+        ``grad(inputs, output, output_grad) -> [input grads]`` building graph nodes, with
+        None for an input the output does not depend on differentiably.
+    symbol, precedence : str, int
+        Infix form for pretty printing.
+    """
+
+    def __init__(self, name: str, nin: int, impl: Callable, kind: str, grad: GradRule | None,
+                 symbol: str | None = None, precedence: int = 0) -> None:
+        self.name = name
+        self.nin = nin
+        self.impl = impl
+        self.kind = kind
+        self.grad_rule = grad
+        self.symbol = symbol
+        self.precedence = precedence
+
+    def __repr__(self) -> str:
+        return self.name
+
+    def __reduce__(self):  # scalar ops are module-level singletons
+        return (_scalar_op_by_name, (self.name,))
+
+
+_SCALAR_OPS: dict[str, ScalarOp] = {}
+
+
+def _scalar_op_by_name(name: str) -> ScalarOp:
+    return _SCALAR_OPS[name]
+
+
+def broadcast_static_shapes(shapes: Sequence[tuple], what: str,
+                            inputs: Sequence[Variable] | None = None) -> tuple:
+    """The static shape of NumPy-broadcasting ``shapes``; ValueError if they cannot be."""
+    ndim = max((len(s) for s in shapes), default=0)
+    out = []
+    for d in range(ndim):
+        known: set[int] = set()
+        unknown = False
+        for s in shapes:
+            k = d - (ndim - len(s))
+            if k < 0:
+                continue
+            if s[k] is None:
+                unknown = True
+            elif s[k] != 1:
+                known.add(s[k])
+        if len(known) > 1:
+            given = ", ".join(
+                f"{v!r}: {fmt_shape(s)}" if inputs is not None else fmt_shape(s)
+                for v, s in zip(inputs or [None] * len(shapes), shapes))
+            raise ValueError(
+                f"{what}: shapes cannot be broadcast together ({given}); dimension "
+                f"{d} has sizes {sorted(known)}"
+            )
+        if known:
+            out.append(known.pop())
+        elif unknown:
+            out.append(None)
+        else:
+            out.append(1)
+    return tuple(out)
+
+
+class Elemwise(Op):
+    """Apply a :class:`ScalarOp` elementwise, with NumPy broadcasting."""
+
+    __props__ = ("scalar_op",)
+
+    def __init__(self, scalar_op: ScalarOp) -> None:
+        self.scalar_op = scalar_op
+
+    def __str__(self) -> str:
+        return self.scalar_op.name
+
+    __repr__ = __str__
+
+    def make_node(self, *inputs: Any) -> Apply:
+        so = self.scalar_op
+        if len(inputs) != so.nin:
+            raise TypeError(f"{so.name} takes {so.nin} inputs, got {len(inputs)}")
+        inputs = resolve_dtypes([as_tensor_variable(i) for i in inputs], so.kind, so.name)
+        if so.kind in ("compare", "logical"):
+            out_dtype = "bool"
+        elif so.kind == "switch":
+            out_dtype = inputs[1].type.dtype
+        else:
+            out_dtype = inputs[0].type.dtype
+        shape = broadcast_static_shapes([i.type.shape for i in inputs], so.name, inputs)
+        return Apply(self, inputs, [TensorType(out_dtype, shape)])
+
+    def make_thunk(self, node: Apply) -> Callable:
+        return self.scalar_op.impl
+
+    def perform(self, node: Apply, *inputs: Any) -> Any:
+        return self.scalar_op.impl(*inputs)
+
+    def L_op(self, node, inputs, outputs, output_grads):
+        from ..gradient import disconnected_type
+        from .shape import reduce_grad_to
+
+        rule = self.scalar_op.grad_rule
+        if rule is None:
+            return [disconnected_type() for _ in inputs]
+        grads = rule(inputs, outputs[0], output_grads[0])
+        result = []
+        for x, g in zip(inputs, grads):
+            if g is None or is_discrete_dtype(x.type.dtype):
+                result.append(disconnected_type())
+            else:
+                result.append(reduce_grad_to(as_tensor_variable(g), x, inputs))
+        return result
+
+    def connection_pattern(self, node):
+        if self.scalar_op.kind in ("compare", "logical"):
+            return [[False] for _ in node.inputs]
+        if self.scalar_op.kind == "switch":
+            return [[False], [True], [True]]
+        return None
+
+    def infer_shape(self, node, input_shapes):
+        from .elemwise import maximum as _maximum
+
+        out_shape = []
+        ndim = node.outputs[0].type.ndim
+        for d in range(ndim):
+            static = node.outputs[0].type.shape[d]
+            if static is not None:
+                out_shape.append(static)
+                continue
+            cands = []
+            for inp, shp in zip(node.inputs, input_shapes):
+                k = d - (ndim - inp.type.ndim)
+                if k >= 0 and inp.type.shape[k] != 1:
+                    cands.append(shp[k])
+            dim = cands[0]
+            for c in cands[1:]:
+                dim = _maximum(dim, c)
+            out_shape.append(dim)
+        return [tuple(out_shape)]
+
+    def pretty(self, inputs: list[str]) -> str | None:
+        so = self.scalar_op
+        if so.symbol is None:
+            return None
+        if so.nin == 1:
+            return f"{so.symbol}{inputs[0]}"
+        return f"({inputs[0]} {so.symbol} {inputs[1]})"
+
+
+#: Ops that NumPy would compute on booleans as logical ones (True + True is True there);
+#: nnthe counts instead, as Python and PyTorch do.
+_BOOL_ARITHMETIC = frozenset(["add", "sub", "neg", "int_div", "mod", "pow", "sqr"])
+
+
+def resolve_dtypes(inputs: list[TensorVariable], kind: str, what: str) -> list[TensorVariable]:
+    """Cast ``inputs`` to the dtype ``kind`` computes in (see :class:`ScalarOp`).
+
+    Weak constants (Python numbers) take the dtype of the strong operands; integers never
+    widen floats; a promotion of float32 to float64 is warned about.
+    """
+    if kind == "logical":
+        return inputs
+    if kind == "switch":
+        cond = inputs[0]
+        if cond.type.dtype != "bool":
+            cond = neq(cond, 0) if not is_weak(cond) else retype_weak(cond, "bool")
+        return [cond] + resolve_dtypes(inputs[1:], "same", what)
+    strong = [i for i in inputs if not is_weak(i)]
+    pool = strong or inputs
+    dtype = upcast(*[i.type.dtype for i in pool])
+    if strong and any(is_float_dtype(i.type.dtype) for i in inputs if is_weak(i)) \
+            and not is_float_dtype(dtype):
+        dtype = upcast(dtype, config.floatX)
+    if kind == "float" and not is_float_dtype(dtype):
+        dtype = config.floatX
+    elif kind == "same" and dtype == "bool" and what in _BOOL_ARITHMETIC:
+        dtype = "int64"
+    warn_float64_upcast(strong, dtype, what)
+    out = []
+    for i in inputs:
+        if i.type.dtype == dtype:
+            out.append(i)
+        elif is_weak(i):
+            out.append(retype_weak(i, dtype))
+        else:
+            out.append(cast(i, dtype))
+    return out
+
+
+# ---------------------------------------------------------------------------------------
+# Cast
+# ---------------------------------------------------------------------------------------
+
+class Cast(Op):
+    """Convert to another dtype (``x.astype(dtype)``)."""
+
+    __props__ = ("dtype",)
+
+    def __init__(self, dtype: str) -> None:
+        self.dtype = normalize_dtype(dtype)
+        self._np = np.dtype(self.dtype)
+
+    def make_node(self, x: Any) -> Apply:
+        x = as_tensor_variable(x)
+        return Apply(self, [x], [TensorType(self.dtype, x.type.shape)])
+
+    def perform(self, node, x):
+        return np.asarray(x).astype(self._np)
+
+    def make_thunk(self, node):
+        dt = self._np
+        return lambda x: np.asarray(x).astype(dt)
+
+    def L_op(self, node, inputs, outputs, output_grads):
+        from ..gradient import disconnected_type
+
+        x = inputs[0]
+        if is_discrete_dtype(x.type.dtype) or is_discrete_dtype(self.dtype):
+            return [disconnected_type()]
+        return [cast(output_grads[0], x.type.dtype)]
+
+    def connection_pattern(self, node):
+        discrete = is_discrete_dtype(node.inputs[0].type.dtype) or is_discrete_dtype(self.dtype)
+        return [[not discrete]]
+
+    def infer_shape(self, node, input_shapes):
+        return input_shapes
+
+    def __str__(self) -> str:
+        return f"Cast{{{self.dtype}}}"
+
+
+def cast(x: Any, dtype: Any) -> TensorVariable:
+    """``x`` converted to ``dtype`` (no node when it already has that dtype)."""
+    dtype = normalize_dtype(dtype)
+    if isinstance(x, Variable):
+        x = as_tensor_variable(x)
+        if x.type.dtype == dtype:
+            return x
+        return Cast(dtype)(x)
+    return as_tensor_variable(x, dtype=dtype)
+
+
+# ---------------------------------------------------------------------------------------
+# The scalar ops and their gradient rules.
+# ---------------------------------------------------------------------------------------
+
+def _erf_impl(x):
+    x = np.asarray(x)
+    out = _erf_vec(x)
+    return out.astype(x.dtype, copy=False)
+
+
+_erf_vec = np.vectorize(math.erf, otypes=[np.float64])
+
+
+def _sigmoid_impl(x):
+    # exp(-log(1 + exp(-x))) is accurate in both tails, unlike 1 / (1 + exp(-x)) which
+    # overflows exp for x < -88 in float32.
+    return np.exp(-np.logaddexp(0, -x))
+
+
+def _softplus_impl(x):
+    return np.logaddexp(0, x)
+
+
+def _where_impl(c, a, b):
+    return np.where(c, a, b)
+
+
+def _register(name: str, nin: int, impl: Callable, kind: str, grad: GradRule | None,
+              symbol: str | None = None, precedence: int = 0) -> Callable[..., TensorVariable]:
+    so = ScalarOp(name, nin, impl, kind, grad, symbol, precedence)
+    _SCALAR_OPS[name] = so
+    op = Elemwise(so)
+
+    def fn(*args: Any) -> TensorVariable:
+        return op(*args)
+
+    fn.__name__ = name
+    fn.op = op  # type: ignore[attr-defined]
+    fn.__doc__ = f"Elementwise ``{name}`` with NumPy broadcasting."
+    return fn
+
+
+def _zero(x):
+    return zeros_like_x(x)
+
+
+def zeros_like_x(x):
+    from .alloc import zeros_like
+
+    return zeros_like(x)
+
+
+def _log_pos(x):
+    """log(x) where x > 0, else 0: the factor of d(x**y)/dy, which is 0 at x = 0."""
+    return log(switch(gt(x, 0), x, 1))
+
+
+neg = _register("neg", 1, np.negative, "same", lambda i, z, g: [-g], "-", 7)
+abs = _register("abs", 1, np.absolute, "same", lambda i, z, g: [g * sign(i[0])])
+sign = _register("sign", 1, np.sign, "same", lambda i, z, g: [_zero(i[0])])
+floor = _register("floor", 1, np.floor, "same", lambda i, z, g: [_zero(i[0])])
+ceil = _register("ceil", 1, np.ceil, "same", lambda i, z, g: [_zero(i[0])])
+round = _register("round", 1, np.rint, "same", lambda i, z, g: [_zero(i[0])])
+trunc = _register("trunc", 1, np.trunc, "same", lambda i, z, g: [_zero(i[0])])
+exp = _register("exp", 1, np.exp, "float", lambda i, z, g: [g * z])
+exp2 = _register("exp2", 1, np.exp2, "float", lambda i, z, g: [g * z * math.log(2.0)])
+log = _register("log", 1, np.log, "float", lambda i, z, g: [g / i[0]])
+log2 = _register("log2", 1, np.log2, "float", lambda i, z, g: [g / (i[0] * math.log(2.0))])
+log10 = _register("log10", 1, np.log10, "float", lambda i, z, g: [g / (i[0] * math.log(10.0))])
+log1p = _register("log1p", 1, np.log1p, "float", lambda i, z, g: [g / (i[0] + 1)])
+expm1 = _register("expm1", 1, np.expm1, "float", lambda i, z, g: [g * (z + 1)])
+sqrt = _register("sqrt", 1, np.sqrt, "float", lambda i, z, g: [g * 0.5 / z])
+sqr = _register("sqr", 1, np.square, "same", lambda i, z, g: [g * 2 * i[0]])
+reciprocal = _register("reciprocal", 1, np.reciprocal, "float", lambda i, z, g: [-g * sqr(z)])
+sin = _register("sin", 1, np.sin, "float", lambda i, z, g: [g * cos(i[0])])
+cos = _register("cos", 1, np.cos, "float", lambda i, z, g: [-g * sin(i[0])])
+tan = _register("tan", 1, np.tan, "float", lambda i, z, g: [g * (1 + sqr(z))])
+arcsin = _register("arcsin", 1, np.arcsin, "float", lambda i, z, g: [g / sqrt(1 - sqr(i[0]))])
+arccos = _register("arccos", 1, np.arccos, "float", lambda i, z, g: [-g / sqrt(1 - sqr(i[0]))])
+arctan = _register("arctan", 1, np.arctan, "float", lambda i, z, g: [g / (1 + sqr(i[0]))])
+sinh = _register("sinh", 1, np.sinh, "float", lambda i, z, g: [g * cosh(i[0])])
+cosh = _register("cosh", 1, np.cosh, "float", lambda i, z, g: [g * sinh(i[0])])
+tanh = _register("tanh", 1, np.tanh, "float", lambda i, z, g: [g * (1 - sqr(z))])
+sigmoid = _register("sigmoid", 1, _sigmoid_impl, "float", lambda i, z, g: [g * z * (1 - z)])
+softplus = _register("softplus", 1, _softplus_impl, "float", lambda i, z, g: [g * sigmoid(i[0])])
+erf = _register("erf", 1, _erf_impl, "float",
+                lambda i, z, g: [g * (2.0 / math.sqrt(math.pi)) * exp(-sqr(i[0]))])
+
+add = _register("add", 2, np.add, "same", lambda i, z, g: [g, g], "+", 4)
+sub = _register("sub", 2, np.subtract, "same", lambda i, z, g: [g, -g], "-", 4)
+mul = _register("mul", 2, np.multiply, "same", lambda i, z, g: [g * i[1], g * i[0]], "*", 5)
+true_div = _register("true_div", 2, np.true_divide, "float",
+                     lambda i, z, g: [g / i[1], -g * z / i[1]], "/", 5)
+int_div = _register("int_div", 2, np.floor_divide, "same",
+                    lambda i, z, g: [_zero(i[0]), _zero(i[1])], "//", 5)
+mod = _register("mod", 2, np.mod, "same",
+                lambda i, z, g: [g, -g * int_div(i[0], i[1])], "%", 5)
+pow = _register("pow", 2, np.power, "same",
+                lambda i, z, g: [g * i[1] * i[0] ** (i[1] - 1), g * z * _log_pos(i[0])], "**", 6)
+maximum = _register("maximum", 2, np.maximum, "same",
+                    lambda i, z, g: [g * ge(i[0], i[1]), g * lt(i[0], i[1])])
+minimum = _register("minimum", 2, np.minimum, "same",
+                    lambda i, z, g: [g * le(i[0], i[1]), g * gt(i[0], i[1])])
+arctan2 = _register("arctan2", 2, np.arctan2, "float",
+                    lambda i, z, g: [g * i[1] / (sqr(i[0]) + sqr(i[1])),
+                                     -g * i[0] / (sqr(i[0]) + sqr(i[1]))])
+
+eq = _register("eq", 2, np.equal, "compare", None, "==", 3)
+neq = _register("neq", 2, np.not_equal, "compare", None, "!=", 3)
+lt = _register("lt", 2, np.less, "compare", None, "<", 3)
+le = _register("le", 2, np.less_equal, "compare", None, "<=", 3)
+gt = _register("gt", 2, np.greater, "compare", None, ">", 3)
+ge = _register("ge", 2, np.greater_equal, "compare", None, ">=", 3)
+logical_and = _register("logical_and", 2, np.logical_and, "logical", None, "&", 2)
+logical_or = _register("logical_or", 2, np.logical_or, "logical", None, "|", 1)
+logical_xor = _register("logical_xor", 2, np.logical_xor, "logical", None, "^", 1)
+logical_not = _register("logical_not", 1, np.logical_not, "logical", None, "~", 7)
+isnan = _register("isnan", 1, np.isnan, "logical", None)
+isinf = _register("isinf", 1, np.isinf, "logical", None)
+isfinite = _register("isfinite", 1, np.isfinite, "logical", None)
+
+switch = _register("switch", 3, _where_impl, "switch",
+                   lambda i, z, g: [None, switch(i[0], g, 0), switch(i[0], 0, g)])
+where = switch
+
+clip = _register(
+    "clip", 3, np.clip, "same",
+    lambda i, z, g: [g * logical_and(ge(i[0], i[1]), le(i[0], i[2])),
+                     g * lt(i[0], i[1]), g * gt(i[0], i[2])])
+
+
+def true_divide(a: Any, b: Any) -> TensorVariable:
+    return true_div(a, b)
+
+
+def floor_div(a: Any, b: Any) -> TensorVariable:
+    return int_div(a, b)
+
+
+def inv(x: Any) -> TensorVariable:
+    return reciprocal(x)
+
+
+def add_n(*terms: Any) -> TensorVariable:
+    """The sum of several tensors (a chain of ``add``)."""
+    if not terms:
+        raise TypeError("add_n needs at least one term")
+    total = terms[0]
+    for t in terms[1:]:
+        total = add(total, t)
+    return as_tensor_variable(total)
+
+
+def real_dtype_of(x: TensorVariable) -> str:
+    return x.type.dtype if is_float_dtype(x.type.dtype) else config.floatX
+
+
+__all__ = [n for n in list(globals()) if not n.startswith("_")]

@@ -1,0 +1,281 @@
+"""Reductions over axes: sum, prod, max, min, all, any, argmax, argmin, and the
+compositions mean, var, std and logsumexp."""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ...config import config
+from ..graph import Apply, Op
+from ..types import TensorType, is_discrete_dtype, is_float_dtype, normalize_dtype
+from ..variable import TensorVariable, as_tensor_variable
+from . import elemwise as E
+from .shape import dimshuffle, shape, shape_i
+
+
+def normalize_axis(axis: Any, ndim: int, what: str) -> tuple[int, ...]:
+    """``axis`` (None, int or sequence of ints) as a sorted tuple of non-negative ints."""
+    if axis is None:
+        return tuple(range(ndim))
+    axes = [axis] if isinstance(axis, (int, np.integer)) else list(axis)
+    out = []
+    for a in axes:
+        if not isinstance(a, (int, np.integer)) or isinstance(a, bool):
+            raise TypeError(f"{what}: axis must be an int, a tuple of ints or None, got {axis!r}")
+        if not -ndim <= a < max(ndim, 1) or (ndim == 0 and a not in (0, -1)):
+            raise ValueError(f"{what}: axis {a} is out of range for a {ndim}-d tensor")
+        out.append(int(a) % ndim if ndim else 0)
+    if len(set(out)) != len(out):
+        raise ValueError(f"{what}: repeated axis in {axis!r}")
+    return tuple(sorted(out)) if ndim else ()
+
+
+def _reduced_shape(shp: tuple, axes: tuple, keepdims: bool) -> tuple:
+    if keepdims:
+        return tuple(1 if d in axes else s for d, s in enumerate(shp))
+    return tuple(s for d, s in enumerate(shp) if d not in axes)
+
+
+def _expand(g: TensorVariable, ndim: int, axes: tuple, keepdims: bool) -> TensorVariable:
+    """Put the reduced axes back (as size-1 dims) so that ``g`` broadcasts against x."""
+    if keepdims or not axes:
+        return g
+    pattern: list = []
+    it = iter(range(g.type.ndim))
+    for d in range(ndim):
+        pattern.append("x" if d in axes else next(it))
+    return dimshuffle(g, pattern)
+
+
+class CAReduce(Op):
+    """A reduction by a commutative, associative operation along ``axes``."""
+
+    __props__ = ("kind", "axes", "keepdims", "dtype")
+    _impls = {"sum": np.sum, "prod": np.prod, "max": np.max, "min": np.min,
+              "all": np.all, "any": np.any}
+
+    def __init__(self, kind: str, axes: tuple, keepdims: bool = False, dtype: str | None = None) -> None:
+        self.kind = kind
+        self.axes = tuple(axes)
+        self.keepdims = bool(keepdims)
+        self.dtype = dtype
+
+    def __str__(self) -> str:
+        return f"{self.kind.capitalize()}{{axes={self.axes}{', keepdims' if self.keepdims else ''}}}"
+
+    def make_node(self, x):
+        x = as_tensor_variable(x)
+        if self.kind in ("all", "any"):
+            dtype = "bool"
+        elif self.dtype is not None:
+            dtype = self.dtype
+        elif self.kind in ("sum", "prod") and is_discrete_dtype(x.type.dtype):
+            dtype = "uint64" if x.type.dtype.startswith("uint") and x.type.dtype != "uint8" else "int64"
+        else:
+            dtype = x.type.dtype
+        if self.kind in ("max", "min"):
+            for a in self.axes:
+                if x.type.shape[a] == 0:
+                    raise ValueError(f"{self.kind} over axis {a} of a tensor of size 0 ({x.type}) is undefined")
+        return Apply(self, [x], [TensorType(dtype, _reduced_shape(x.type.shape, self.axes, self.keepdims))])
+
+    def make_thunk(self, node):
+        fn, axes, keep = self._impls[self.kind], self.axes, self.keepdims
+        dtype = node.outputs[0].type.numpy_dtype
+        if self.kind in ("sum", "prod"):
+            return lambda x: fn(x, axis=axes, keepdims=keep, dtype=dtype)
+        return lambda x: fn(x, axis=axes, keepdims=keep)
+
+    def perform(self, node, x):
+        return self.make_thunk(node)(x)
+
+    def L_op(self, node, inputs, outputs, output_grads):
+        from ..gradient import disconnected_type
+        from .alloc import alloc
+
+        x, z, g = inputs[0], outputs[0], output_grads[0]
+        if self.kind in ("all", "any") or is_discrete_dtype(x.type.dtype):
+            return [disconnected_type()]
+        if g.type.dtype != x.type.dtype:
+            g = E.cast(g, x.type.dtype)
+        gx = _expand(g, x.type.ndim, self.axes, self.keepdims)
+        if self.kind == "sum":
+            return [alloc(gx, shape(x))]
+        zx = _expand(z, x.type.ndim, self.axes, self.keepdims)
+        if self.kind in ("max", "min"):
+            return [gx * E.eq(x, zx)]
+        # prod: the product of the other elements, exact when x contains zeros.
+        is_zero = E.eq(x, 0)
+        nonzero = E.switch(is_zero, 1, x)
+        prod_nz = prod(nonzero, axis=self.axes, keepdims=True)
+        n_zero = sum(is_zero, axis=self.axes, keepdims=True)
+        others = E.switch(E.eq(n_zero, 0), prod_nz / nonzero,
+                          E.switch(E.logical_and(E.eq(n_zero, 1), is_zero), prod_nz, 0))
+        return [gx * others]
+
+    def connection_pattern(self, node):
+        return [[self.kind not in ("all", "any")]]
+
+    def infer_shape(self, node, input_shapes):
+        return [_reduced_shape(input_shapes[0], self.axes, self.keepdims)]
+
+
+def _reduce(kind: str, x: Any, axis: Any, keepdims: bool, dtype: Any = None) -> TensorVariable:
+    x = as_tensor_variable(x)
+    axes = normalize_axis(axis, x.type.ndim, kind)
+    dtype = normalize_dtype(dtype) if dtype is not None else None
+    if not axes and kind in ("max", "min", "sum", "prod") and (dtype is None or dtype == x.type.dtype):
+        return x
+    return CAReduce(kind, axes, keepdims, dtype)(x)
+
+
+def sum(x: Any, axis: Any = None, keepdims: bool = False, dtype: Any = None) -> TensorVariable:
+    """Sum over ``axis`` (None: all). Integers and booleans sum as int64."""
+    return _reduce("sum", x, axis, keepdims, dtype)
+
+
+def prod(x: Any, axis: Any = None, keepdims: bool = False, dtype: Any = None) -> TensorVariable:
+    """Product over ``axis``; its gradient is exact when ``x`` contains zeros."""
+    return _reduce("prod", x, axis, keepdims, dtype)
+
+
+def max(x: Any, axis: Any = None, keepdims: bool = False) -> TensorVariable:
+    """Maximum over ``axis``; the gradient goes to every maximal element."""
+    return _reduce("max", x, axis, keepdims)
+
+
+def min(x: Any, axis: Any = None, keepdims: bool = False) -> TensorVariable:
+    """Minimum over ``axis``."""
+    return _reduce("min", x, axis, keepdims)
+
+
+def all(x: Any, axis: Any = None, keepdims: bool = False) -> TensorVariable:
+    """True where all elements over ``axis`` are non-zero."""
+    return _reduce("all", x, axis, keepdims)
+
+
+def any(x: Any, axis: Any = None, keepdims: bool = False) -> TensorVariable:
+    """True where any element over ``axis`` is non-zero."""
+    return _reduce("any", x, axis, keepdims)
+
+
+class ArgReduce(Op):
+    """Index of the maximum or minimum along one axis (or of the flattened array)."""
+
+    __props__ = ("kind", "axis", "keepdims")
+
+    def __init__(self, kind: str, axis: int | None, keepdims: bool = False) -> None:
+        self.kind = kind
+        self.axis = axis
+        self.keepdims = bool(keepdims)
+
+    def make_node(self, x):
+        x = as_tensor_variable(x)
+        axes = tuple(range(x.type.ndim)) if self.axis is None else (self.axis,)
+        return Apply(self, [x], [TensorType("int64", _reduced_shape(x.type.shape, axes, self.keepdims))])
+
+    def make_thunk(self, node):
+        fn = np.argmax if self.kind == "argmax" else np.argmin
+        axis, keep = self.axis, self.keepdims
+        ndim = node.inputs[0].type.ndim
+        if axis is None and keep:
+            return lambda x: np.asarray(fn(x)).reshape((1,) * ndim)
+        return lambda x: fn(x, axis=axis, keepdims=keep) if axis is not None else np.asarray(fn(x))
+
+    def perform(self, node, x):
+        return self.make_thunk(node)(x)
+
+    def L_op(self, node, inputs, outputs, output_grads):
+        from ..gradient import disconnected_type
+
+        return [disconnected_type()]
+
+    def connection_pattern(self, node):
+        return [[False]]
+
+
+def argmax(x: Any, axis: int | None = None, keepdims: bool = False) -> TensorVariable:
+    """Index of the maximum along ``axis`` (of the flattened array when None), int64."""
+    x = as_tensor_variable(x)
+    if axis is not None:
+        (axis,) = normalize_axis(axis, x.type.ndim, "argmax")
+    return ArgReduce("argmax", axis, keepdims)(x)
+
+
+def argmin(x: Any, axis: int | None = None, keepdims: bool = False) -> TensorVariable:
+    """Index of the minimum along ``axis`` (of the flattened array when None), int64."""
+    x = as_tensor_variable(x)
+    if axis is not None:
+        (axis,) = normalize_axis(axis, x.type.ndim, "argmin")
+    return ArgReduce("argmin", axis, keepdims)(x)
+
+
+def _count(x: TensorVariable, axes: tuple) -> Any:
+    """The number of elements reduced over ``axes`` (a constant when known)."""
+    dims = [x.type.shape[a] for a in axes]
+    if None not in dims:
+        return float(np.prod(dims)) if dims else 1.0
+    n = shape_i(x, axes[0])
+    for a in axes[1:]:
+        n = n * shape_i(x, a)
+    return n
+
+
+def mean(x: Any, axis: Any = None, keepdims: bool = False) -> TensorVariable:
+    """Arithmetic mean over ``axis`` (float: integers average as floatX)."""
+    x = as_tensor_variable(x)
+    axes = normalize_axis(axis, x.type.ndim, "mean")
+    if not is_float_dtype(x.type.dtype):
+        x = E.cast(x, config.floatX)
+    if not axes:
+        return x
+    n = _count(x, axes)
+    if not isinstance(n, float):
+        n = E.cast(n, x.type.dtype)
+    return E.true_div(sum(x, axis=axes, keepdims=keepdims), n)
+
+
+def var(x: Any, axis: Any = None, keepdims: bool = False, ddof: int = 0) -> TensorVariable:
+    """Variance over ``axis`` with ``ddof`` delta degrees of freedom (``np.var``)."""
+    x = as_tensor_variable(x)
+    axes = normalize_axis(axis, x.type.ndim, "var")
+    if not is_float_dtype(x.type.dtype):
+        x = E.cast(x, config.floatX)
+    centered = x - mean(x, axis=axes, keepdims=True)
+    v = mean(E.sqr(centered), axis=axes, keepdims=keepdims)
+    if ddof:
+        n = _count(x, axes)
+        if not isinstance(n, float):
+            n = E.cast(n, x.type.dtype)
+        v = v * (n / (n - ddof))
+    return v
+
+
+def std(x: Any, axis: Any = None, keepdims: bool = False, ddof: int = 0) -> TensorVariable:
+    """Standard deviation over ``axis`` (``np.std``)."""
+    return E.sqrt(var(x, axis=axis, keepdims=keepdims, ddof=ddof))
+
+
+def logsumexp(x: Any, axis: Any = None, keepdims: bool = False) -> TensorVariable:
+    """``log(sum(exp(x)))`` over ``axis``, computed stably (shifted by the maximum).
+
+    Its gradient is the softmax of ``x``; rows of ``-inf`` give ``-inf`` without NaN.
+    """
+    from ..gradient import disconnected_grad
+
+    x = as_tensor_variable(x)
+    if not is_float_dtype(x.type.dtype):
+        x = E.cast(x, config.floatX)
+    axes = normalize_axis(axis, x.type.ndim, "logsumexp")
+    m = max(x, axis=axes, keepdims=True)
+    # The result does not depend on the shift, so no gradient flows through it.
+    m = disconnected_grad(E.switch(E.isinf(m), 0, m))
+    out = E.log(sum(E.exp(x - m), axis=axes, keepdims=True)) + m
+    if not keepdims:
+        out = dimshuffle(out, [d for d in range(x.type.ndim) if d not in axes])
+    return out
+
+
+__all__ = ["sum", "prod", "max", "min", "all", "any", "argmax", "argmin", "mean", "var",
+           "std", "logsumexp", "normalize_axis", "CAReduce", "ArgReduce"]

@@ -1,0 +1,717 @@
+"""Shape operations: shape, reshape, dimshuffle/transpose, concatenate, split, repeat,
+tile, and the run-time reduction that undoes broadcasting in gradients."""
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import numpy as np
+
+from ..graph import Apply, Constant, Op, Variable
+from ..types import TensorType, fmt_shape, is_int_dtype
+from ..variable import TensorVariable, as_tensor_variable, constant
+
+
+def _int_scalar(v: Any, what: str) -> TensorVariable:
+    v = as_tensor_variable(v)
+    if v.type.ndim != 0 or not (is_int_dtype(v.type.dtype)):
+        raise TypeError(f"{what}: expected an integer scalar, got {v!r} of type {v.type}")
+    if v.type.dtype != "int64":
+        from .elemwise import cast
+
+        v = cast(v, "int64")
+    return v
+
+
+def constant_value(v: Any) -> Any:
+    """The value of ``v`` if it is known when the graph is built, else None.
+
+    Follows a few cheap cases (constants, ``shape(x)[i]`` of a known dimension,
+    MakeVector of known scalars) without compiling anything.
+    """
+    if not isinstance(v, Variable):
+        return np.asarray(v)
+    if isinstance(v, Constant):
+        return v.data
+    owner = v.owner
+    if owner is None:
+        return None
+    op = owner.op
+    if isinstance(op, Shape):
+        shp = owner.inputs[0].type.shape
+        return np.asarray(shp, dtype="int64") if None not in shp else None
+    if isinstance(op, MakeVector):
+        vals = [constant_value(i) for i in owner.inputs]
+        return None if any(x is None for x in vals) else np.asarray(vals, dtype="int64")
+    from .subtensor import Subtensor
+
+    if isinstance(op, Subtensor) and isinstance(owner.inputs[0].owner and owner.inputs[0].owner.op, Shape):
+        shp = owner.inputs[0].owner.inputs[0].type.shape
+        idx = op.index_spec
+        if len(idx) == 1 and idx[0][0] == "int" and len(owner.inputs) == 2:
+            i = constant_value(owner.inputs[1])
+            if i is not None:
+                try:
+                    d = shp[int(i)]
+                except IndexError:
+                    return None
+                return None if d is None else np.asarray(d, dtype="int64")
+    return None
+
+
+# ---------------------------------------------------------------------------------------
+
+class Shape(Op):
+    """The shape of a tensor as an int64 vector."""
+
+    def make_node(self, x):
+        x = as_tensor_variable(x)
+        return Apply(self, [x], [TensorType("int64", (x.type.ndim,))])
+
+    def perform(self, node, x):
+        return np.array(np.shape(x), dtype=np.int64)
+
+    def L_op(self, node, inputs, outputs, output_grads):
+        from ..gradient import disconnected_type
+
+        return [disconnected_type()]
+
+    def connection_pattern(self, node):
+        return [[False]]
+
+    def infer_shape(self, node, input_shapes):
+        return [(node.inputs[0].type.ndim,)]
+
+
+_shape_op = Shape()
+
+
+def shape(x: Any) -> TensorVariable:
+    """The symbolic shape of ``x`` (a constant when the static shape is fully known)."""
+    x = as_tensor_variable(x)
+    if None not in x.type.shape:
+        return constant(np.asarray(x.type.shape, dtype="int64"))
+    return _shape_op(x)
+
+
+def shape_i(x: Any, i: int) -> TensorVariable:
+    """``x.shape[i]`` (a constant when that dimension is statically known)."""
+    x = as_tensor_variable(x)
+    d = x.type.shape[i]
+    if d is not None:
+        return constant(np.asarray(d, dtype="int64"))
+    return _shape_op(x)[i]
+
+
+class MakeVector(Op):
+    """Stack integer scalars into an int64 vector (symbolic shapes)."""
+
+    def make_node(self, *scalars):
+        scalars = [_int_scalar(s, "MakeVector") for s in scalars]
+        return Apply(self, scalars, [TensorType("int64", (len(scalars),))])
+
+    def perform(self, node, *scalars):
+        return np.array(scalars, dtype=np.int64)
+
+    def L_op(self, node, inputs, outputs, output_grads):
+        from ..gradient import disconnected_type
+
+        return [disconnected_type() for _ in inputs]
+
+    def connection_pattern(self, node):
+        return [[False] for _ in node.inputs]
+
+
+_make_vector = MakeVector()
+
+
+def as_shape_vector(shp: Any, what: str) -> tuple[TensorVariable, tuple]:
+    """Convert a shape (ints and int scalars, or an int vector) to an int64 vector and
+    the static shape it implies (ints where known, None elsewhere)."""
+    if isinstance(shp, Variable):
+        shp = as_tensor_variable(shp)
+        if shp.type.ndim == 0:
+            shp = [shp]
+        else:
+            if shp.type.ndim != 1 or not is_int_dtype(shp.type.dtype):
+                raise TypeError(f"{what}: a shape must be an integer vector, got {shp.type}")
+            if shp.type.shape[0] is None:
+                raise ValueError(f"{what}: the length of the shape vector {shp!r} must be known "
+                                 "statically; pass ndim= or a tuple")
+            val = constant_value(shp)
+            static = tuple(int(v) for v in val) if val is not None else (None,) * shp.type.shape[0]
+            from .elemwise import cast
+
+            return cast(shp, "int64"), static
+    if isinstance(shp, (int, np.integer)):
+        shp = [shp]
+    try:
+        items = list(shp)
+    except TypeError:
+        raise TypeError(f"{what}: expected a shape (tuple of ints or int scalars), got {shp!r}") from None
+    static = []
+    for s in items:
+        val = constant_value(s)
+        if val is not None and np.ndim(val) == 0 and np.asarray(val).dtype.kind in "iu":
+            static.append(int(val))
+        elif isinstance(s, Variable):
+            static.append(None)
+        else:
+            raise TypeError(f"{what}: shape entries must be ints or integer scalars, got {s!r}")
+    if all(v is not None for v in static):
+        return constant(np.asarray(static, dtype="int64")), tuple(static)
+    return _make_vector(*items), tuple(static)
+
+
+# ---------------------------------------------------------------------------------------
+
+class Reshape(Op):
+    """Reshape to a shape given as an int64 vector (``-1`` infers one dimension)."""
+
+    __props__ = ("ndim",)
+    view_map = {0: [0]}
+
+    def __init__(self, ndim: int) -> None:
+        self.ndim = ndim
+
+    def make_node(self, x, shp, static=None):
+        x = as_tensor_variable(x)
+        static = tuple(static) if static is not None else (None,) * self.ndim
+        out = [None if (s is None or s == -1) else s for s in static]
+        if static.count(-1) > 1:
+            raise ValueError(f"reshape: can only infer one dimension (-1), got {static}")
+        known_in = None if None in x.type.shape else int(np.prod(x.type.shape, dtype=np.int64))
+        if None not in static:
+            rest = int(np.prod([s for s in static if s != -1], dtype=np.int64))
+            if -1 in static:
+                if known_in is not None:
+                    if rest == 0 or known_in % rest:
+                        raise ValueError(f"reshape: cannot reshape {fmt_shape(x.type.shape)} into {static}")
+                    out[static.index(-1)] = known_in // rest
+            elif known_in is not None and known_in != rest:
+                raise ValueError(
+                    f"reshape: cannot reshape an array of shape {fmt_shape(x.type.shape)} "
+                    f"({known_in} elements) into shape {static} ({rest} elements)")
+        return Apply(self, [x, shp], [TensorType(x.type.dtype, tuple(out))])
+
+    def make_thunk(self, node):
+        return np.reshape
+
+    def perform(self, node, x, shp):
+        return np.reshape(x, shp)
+
+    def L_op(self, node, inputs, outputs, output_grads):
+        from ..gradient import disconnected_type
+
+        x = inputs[0]
+        return [reshape(output_grads[0], shape(x)), disconnected_type()]
+
+    def connection_pattern(self, node):
+        return [[True], [False]]
+
+
+def reshape(x: Any, newshape: Any, ndim: int | None = None) -> TensorVariable:
+    """``x`` reshaped to ``newshape`` (ints, int scalars or an int vector; -1 once).
+
+    Raises ValueError when the static sizes show the reshape is impossible.
+    """
+    x = as_tensor_variable(x)
+    if isinstance(newshape, Variable) and newshape.type.ndim == 1 and ndim is not None \
+            and newshape.type.shape[0] is None:
+        vec = newshape
+        static = (None,) * ndim
+    else:
+        vec, static = as_shape_vector(newshape, "reshape")
+    if None not in static and static == x.type.shape:
+        return x
+    return Reshape(len(static)).make_node(x, vec, static).outputs[0]
+
+
+def flatten(x: Any, ndim: int = 1) -> TensorVariable:
+    """Collapse the trailing dimensions so that the result has ``ndim`` dimensions."""
+    x = as_tensor_variable(x)
+    if not 1 <= ndim <= max(x.type.ndim, 1):
+        raise ValueError(f"flatten: ndim must be in [1, {max(x.type.ndim, 1)}], got {ndim}")
+    lead = [shape_i(x, i) for i in range(ndim - 1)]
+    return reshape(x, lead + [-1])
+
+
+class DimShuffle(Op):
+    """Permute dimensions, insert broadcastable ones (``'x'``) and drop size-1 ones.
+
+    ``pattern`` is Theano's: ``x.dimshuffle(1, 'x', 0)`` turns (a, b) into (b, 1, a).
+    """
+
+    __props__ = ("input_ndim", "pattern")
+    view_map = {0: [0]}
+
+    def __init__(self, input_ndim: int, pattern: tuple) -> None:
+        self.input_ndim = input_ndim
+        self.pattern = tuple(pattern)
+        kept = [p for p in self.pattern if p != "x"]
+        self.dropped = tuple(d for d in range(input_ndim) if d not in kept)
+        self.perm = tuple(kept) + self.dropped
+        self.index = tuple(None if p == "x" else slice(None) for p in self.pattern) + (0,) * len(self.dropped)
+        self.is_transpose = "x" not in self.pattern and not self.dropped
+
+    def make_node(self, x):
+        x = as_tensor_variable(x)
+        if x.type.ndim != self.input_ndim:
+            raise TypeError(f"dimshuffle{self.pattern}: expected a {self.input_ndim}-d input, got {x.type}")
+        for d in self.dropped:
+            if x.type.shape[d] not in (1, None):
+                raise ValueError(
+                    f"dimshuffle{self.pattern} drops dimension {d} of {x!r}, whose size is "
+                    f"{x.type.shape[d]}; only dimensions of size 1 can be dropped")
+        shp = tuple(1 if p == "x" else x.type.shape[p] for p in self.pattern)
+        return Apply(self, [x], [TensorType(x.type.dtype, shp)])
+
+    def make_thunk(self, node):
+        perm, index = self.perm, self.index
+        check = [d for d in self.dropped if node.inputs[0].type.shape[d] is None]
+        if self.is_transpose:
+            return lambda x: np.transpose(x, perm)
+        if check:
+            pattern = self.pattern
+
+            def dimshuffle_checked(x):
+                for d in check:
+                    if x.shape[d] != 1:
+                        raise ValueError(f"dimshuffle{pattern}: dimension {d} to drop has size {x.shape[d]}, not 1")
+                return np.transpose(x, perm)[index]
+            return dimshuffle_checked
+        return lambda x: np.transpose(x, perm)[index]
+
+    def perform(self, node, x):
+        return self.make_thunk(node)(x)
+
+    def grad(self, inputs, output_grads):
+        inv = [self.pattern.index(d) if d in self.pattern else "x" for d in range(self.input_ndim)]
+        return [dimshuffle(output_grads[0], inv)]
+
+    def infer_shape(self, node, input_shapes):
+        return [tuple(1 if p == "x" else input_shapes[0][p] for p in self.pattern)]
+
+    def __str__(self) -> str:
+        if self.is_transpose:
+            return f"Transpose{{{','.join(map(str, self.pattern))}}}"
+        return f"DimShuffle{{{','.join(map(str, self.pattern))}}}"
+
+
+def dimshuffle(x: Any, pattern: Sequence) -> TensorVariable:
+    """Theano's ``dimshuffle``: reorder dimensions and insert (``'x'``) or drop size-1 ones."""
+    x = as_tensor_variable(x)
+    pattern = tuple(p if p == "x" else int(p) for p in pattern)
+    kept = [p for p in pattern if p != "x"]
+    if len(set(kept)) != len(kept) or any(not 0 <= p < x.type.ndim for p in kept):
+        raise ValueError(f"dimshuffle: invalid pattern {pattern} for a {x.type.ndim}-d input")
+    if pattern == tuple(range(x.type.ndim)):
+        return x
+    return DimShuffle(x.type.ndim, pattern)(x)
+
+
+def transpose(x: Any, axes: Sequence[int] | None = None) -> TensorVariable:
+    """Permute the dimensions (reverse them by default), as ``np.transpose``."""
+    x = as_tensor_variable(x)
+    if axes is None:
+        axes = tuple(range(x.type.ndim - 1, -1, -1))
+    axes = tuple(int(a) % x.type.ndim if x.type.ndim else int(a) for a in axes)
+    if sorted(axes) != list(range(x.type.ndim)):
+        raise ValueError(f"transpose: axes {axes} are not a permutation of {x.type.ndim} dimensions")
+    return dimshuffle(x, axes)
+
+
+def expand_dims(x: Any, axis: int | Sequence[int]) -> TensorVariable:
+    """Insert size-1 dimensions at ``axis`` (positions in the result)."""
+    x = as_tensor_variable(x)
+    axes = [axis] if isinstance(axis, (int, np.integer)) else list(axis)
+    out_ndim = x.type.ndim + len(axes)
+    axes = sorted(a % out_ndim for a in axes)
+    pattern: list = []
+    src = iter(range(x.type.ndim))
+    for d in range(out_ndim):
+        pattern.append("x" if d in axes else next(src))
+    return dimshuffle(x, pattern)
+
+
+def squeeze(x: Any, axis: int | Sequence[int] | None = None) -> TensorVariable:
+    """Drop size-1 dimensions (those statically 1 when ``axis`` is None)."""
+    x = as_tensor_variable(x)
+    if axis is None:
+        drop = [d for d, s in enumerate(x.type.shape) if s == 1]
+    else:
+        drop = [a % x.type.ndim for a in ([axis] if isinstance(axis, (int, np.integer)) else axis)]
+    return dimshuffle(x, [d for d in range(x.type.ndim) if d not in drop])
+
+
+# ---------------------------------------------------------------------------------------
+# Undoing broadcasting in gradients.
+# ---------------------------------------------------------------------------------------
+
+class SumToShape(Op):
+    """Sum ``g`` down to ``shape`` by summing the axes broadcasting added or stretched.
+
+    Used by gradients when static shapes cannot tell whether an input was broadcast:
+    a None dimension may be 1 at run time. When no broadcasting happened it returns ``g``
+    unchanged, at the cost of one shape comparison.
+    """
+
+    __props__ = ("out_shape",)
+
+    def __init__(self, out_shape: tuple) -> None:
+        self.out_shape = tuple(out_shape)
+
+    def make_node(self, g, shp):
+        g = as_tensor_variable(g)
+        return Apply(self, [g, shp], [TensorType(g.type.dtype, self.out_shape)])
+
+    def perform(self, node, g, shp):
+        target = tuple(shp.tolist())
+        gshape = np.shape(g)
+        if gshape == target:
+            return g
+        lead = len(gshape) - len(target)
+        axes = tuple(range(lead)) + tuple(
+            lead + i for i, s in enumerate(target) if s == 1 and gshape[lead + i] != 1)
+        return np.sum(g, axis=axes, keepdims=True).reshape(target)
+
+    def L_op(self, node, inputs, outputs, output_grads):
+        from ..gradient import disconnected_type
+        from .alloc import alloc
+
+        return [alloc(output_grads[0], shape(inputs[0])), disconnected_type()]
+
+    def connection_pattern(self, node):
+        return [[True], [False]]
+
+
+def reduce_grad_to(g: TensorVariable, x: TensorVariable, inputs: Sequence[TensorVariable]) -> TensorVariable:
+    """Sum the gradient ``g`` (shaped like a broadcast result) down to ``x``'s shape.
+
+    Static shapes decide where they can; a run-time :class:`SumToShape` covers the
+    dimensions where ``x`` is None and another input might have stretched it.
+    """
+    from .reduce import sum as _sum
+
+    out_ndim = g.type.ndim
+    lead = out_ndim - x.type.ndim
+    static_axes = list(range(lead))
+    runtime = False
+    for d, xs in enumerate(x.type.shape):
+        od = lead + d
+        gs = g.type.shape[od]
+        if xs == 1:
+            if gs != 1:
+                static_axes.append(od)
+        elif xs is None:
+            for other in inputs:
+                if other is x:
+                    continue
+                k = od - (out_ndim - other.type.ndim)
+                if k >= 0 and other.type.shape[k] != 1:
+                    runtime = True
+    if runtime:
+        return SumToShape(x.type.shape)(g, shape(x))
+    if static_axes:
+        g = _sum(g, axis=static_axes, keepdims=True)
+        if lead:
+            g = dimshuffle(g, list(range(lead, out_ndim)))
+    return g
+
+
+def sum_to(g: Any, x: Any) -> TensorVariable:
+    """Sum ``g`` to the shape of ``x`` (undo broadcasting), at run time if needed."""
+    g, x = as_tensor_variable(g), as_tensor_variable(x)
+    return reduce_grad_to(g, x, [g, x])
+
+
+# ---------------------------------------------------------------------------------------
+# Joining and splitting.
+# ---------------------------------------------------------------------------------------
+
+class Concatenate(Op):
+    """Join tensors along an existing axis."""
+
+    __props__ = ("axis",)
+
+    def __init__(self, axis: int) -> None:
+        self.axis = axis
+
+    def make_node(self, *tensors):
+        tensors = [as_tensor_variable(t) for t in tensors]
+        if not tensors:
+            raise ValueError("concatenate needs at least one tensor")
+        ndim = tensors[0].type.ndim
+        if ndim == 0:
+            raise ValueError("concatenate: zero-dimensional tensors cannot be concatenated; use stack")
+        for t in tensors:
+            if t.type.ndim != ndim:
+                raise ValueError(
+                    "concatenate: all tensors must have the same number of dimensions, got "
+                    + ", ".join(fmt_shape(t.type.shape) for t in tensors))
+        from .elemwise import resolve_dtypes
+
+        tensors = resolve_dtypes(tensors, "same", "concatenate")
+        axis = self.axis
+        shp: list = []
+        for d in range(ndim):
+            dims = [t.type.shape[d] for t in tensors]
+            if d == axis:
+                shp.append(None if None in dims else sum(dims))
+            else:
+                known = {s for s in dims if s is not None}
+                if len(known) > 1:
+                    raise ValueError(
+                        f"concatenate along axis {axis}: dimension {d} differs: "
+                        + ", ".join(fmt_shape(t.type.shape) for t in tensors))
+                shp.append(known.pop() if known else None)
+        return Apply(self, tensors, [TensorType(tensors[0].type.dtype, tuple(shp))])
+
+    def make_thunk(self, node):
+        axis = self.axis
+        return lambda *xs: np.concatenate(xs, axis=axis)
+
+    def perform(self, node, *xs):
+        return np.concatenate(xs, axis=self.axis)
+
+    def grad(self, inputs, output_grads):
+        sizes = _make_vector(*[shape_i(t, self.axis) for t in inputs])
+        static = [t.type.shape[self.axis] for t in inputs]
+        parts = Split(len(inputs), self.axis, tuple(static))(output_grads[0], sizes)
+        return list(parts) if len(inputs) > 1 else [parts]
+
+
+def concatenate(tensors: Sequence[Any], axis: int = 0) -> TensorVariable:
+    """Join ``tensors`` along ``axis`` (static shapes are checked when written)."""
+    tensors = [as_tensor_variable(t) for t in tensors]
+    if not tensors:
+        raise ValueError("concatenate needs at least one tensor")
+    ndim = tensors[0].type.ndim
+    if ndim and not -ndim <= axis < ndim:
+        raise ValueError(f"concatenate: axis {axis} is out of range for {ndim}-d tensors")
+    if len(tensors) == 1:
+        return tensors[0]
+    return Concatenate(axis % ndim if ndim else axis)(*tensors)
+
+
+def stack(tensors: Sequence[Any], axis: int = 0) -> TensorVariable:
+    """Join ``tensors`` along a new axis."""
+    tensors = [as_tensor_variable(t) for t in tensors]
+    if not tensors:
+        raise ValueError("stack needs at least one tensor")
+    ndim = tensors[0].type.ndim
+    if not -(ndim + 1) <= axis <= ndim:
+        raise ValueError(f"stack: axis {axis} is out of range for {ndim}-d tensors")
+    axis = axis % (ndim + 1)
+    return concatenate([expand_dims(t, axis) for t in tensors], axis=axis)
+
+
+class Split(Op):
+    """Split along ``axis`` into pieces of the given sizes (an int vector input)."""
+
+    __props__ = ("n_splits", "axis", "static_sizes")
+
+    def __init__(self, n_splits: int, axis: int, static_sizes: tuple | None = None) -> None:
+        self.n_splits = n_splits
+        self.axis = axis
+        self.static_sizes = tuple(static_sizes) if static_sizes is not None else (None,) * n_splits
+
+    def make_node(self, x, sizes):
+        x = as_tensor_variable(x)
+        sizes = as_tensor_variable(sizes)
+        if x.type.ndim == 0 or not -x.type.ndim <= self.axis < x.type.ndim:
+            raise ValueError(f"split: axis {self.axis} is out of range for {x.type}")
+        known = [s for s in self.static_sizes if s is not None]
+        total = x.type.shape[self.axis]
+        if total is not None and len(known) == self.n_splits and sum(known) != total:
+            raise ValueError(f"split: sizes {self.static_sizes} do not add up to dimension {self.axis} "
+                             f"of {fmt_shape(x.type.shape)}")
+        outs = []
+        for s in self.static_sizes:
+            shp = list(x.type.shape)
+            shp[self.axis] = s
+            outs.append(TensorType(x.type.dtype, tuple(shp)))
+        return Apply(self, [x, sizes], outs)
+
+    def perform(self, node, x, sizes):
+        sizes = np.asarray(sizes)
+        if sizes.sum() != x.shape[self.axis]:
+            raise ValueError(f"split: sizes {sizes.tolist()} do not add up to {x.shape[self.axis]}, "
+                             f"the size of dimension {self.axis} of the input {x.shape}")
+        parts = np.split(x, np.cumsum(sizes)[:-1], axis=self.axis)
+        return tuple(parts)
+
+    def L_op(self, node, inputs, outputs, output_grads):
+        from ..gradient import disconnected_type, is_disconnected
+        from .alloc import zeros_like
+
+        gs = [zeros_like(o) if is_disconnected(g) else g for o, g in zip(outputs, output_grads)]
+        return [concatenate(gs, axis=self.axis), disconnected_type()]
+
+    def connection_pattern(self, node):
+        return [[True] * self.n_splits, [False] * self.n_splits]
+
+
+def split(x: Any, sizes: Sequence[Any] | Any, n_splits: int | None = None, axis: int = 0) -> list[TensorVariable]:
+    """Split ``x`` along ``axis`` into pieces of ``sizes`` (ints, or an int vector with
+    ``n_splits`` entries)."""
+    x = as_tensor_variable(x)
+    if isinstance(sizes, Variable):
+        if n_splits is None:
+            n_splits = sizes.type.shape[0]
+        if n_splits is None:
+            raise ValueError("split: pass n_splits when sizes is a vector of unknown length")
+        vec, static = sizes, tuple(int(v) for v in constant_value(sizes)) if constant_value(sizes) is not None else (None,) * n_splits
+    else:
+        vec, static = as_shape_vector(list(sizes), "split")
+        n_splits = len(static)
+    axis = axis % x.type.ndim
+    out = Split(n_splits, axis, static)(x, vec)
+    return list(out) if isinstance(out, list) else [out]
+
+
+class Repeat(Op):
+    """Repeat elements along ``axis`` (``np.repeat``); repeats is an int scalar or vector."""
+
+    __props__ = ("axis",)
+
+    def __init__(self, axis: int) -> None:
+        self.axis = axis
+
+    def make_node(self, x, repeats):
+        x = as_tensor_variable(x)
+        repeats = as_tensor_variable(repeats)
+        if not is_int_dtype(repeats.type.dtype) or repeats.type.ndim > 1:
+            raise TypeError(f"repeat: repeats must be an integer scalar or vector, got {repeats.type}")
+        shp = list(x.type.shape)
+        r = constant_value(repeats)
+        if r is not None and np.ndim(r) == 0 and shp[self.axis] is not None:
+            shp[self.axis] *= int(r)
+        elif r is not None and np.ndim(r) == 1:
+            shp[self.axis] = int(np.sum(r))
+        else:
+            shp[self.axis] = None
+        return Apply(self, [x, repeats], [TensorType(x.type.dtype, tuple(shp))])
+
+    def perform(self, node, x, repeats):
+        return np.repeat(x, repeats, axis=self.axis)
+
+    def L_op(self, node, inputs, outputs, output_grads):
+        from ..gradient import disconnected_type
+
+        return [RepeatGrad(self.axis, inputs[0].type.shape)(output_grads[0], inputs[1]),
+                disconnected_type()]
+
+    def connection_pattern(self, node):
+        return [[True], [False]]
+
+
+class RepeatGrad(Op):
+    """The gradient of :class:`Repeat`: sum each run of repeated elements."""
+
+    __props__ = ("axis", "out_shape")
+
+    def __init__(self, axis: int, out_shape: tuple) -> None:
+        self.axis = axis
+        self.out_shape = tuple(out_shape)
+
+    def make_node(self, g, repeats):
+        g = as_tensor_variable(g)
+        return Apply(self, [g, as_tensor_variable(repeats)], [TensorType(g.type.dtype, self.out_shape)])
+
+    def perform(self, node, g, repeats):
+        axis = self.axis
+        repeats = np.asarray(repeats)
+        if repeats.ndim == 0:
+            r = int(repeats)
+            shp = g.shape[:axis] + (g.shape[axis] // max(r, 1), r) + g.shape[axis + 1:]
+            if r == 0:
+                shp = g.shape[:axis] + (0,) + g.shape[axis + 1:]
+                return np.zeros(shp, dtype=g.dtype)
+            return g.reshape(shp).sum(axis=axis + 1)
+        starts = np.concatenate([[0], np.cumsum(repeats)[:-1]])
+        out_shape = g.shape[:axis] + (len(repeats),) + g.shape[axis + 1:]
+        out = np.zeros(out_shape, dtype=g.dtype)
+        nz = repeats > 0
+        if nz.any():
+            sums = np.add.reduceat(g, starts[nz], axis=axis)
+            idx = [slice(None)] * g.ndim
+            idx[axis] = np.nonzero(nz)[0]
+            out[tuple(idx)] = sums
+        return out
+
+    def L_op(self, node, inputs, outputs, output_grads):
+        from ..gradient import disconnected_type
+
+        return [Repeat(self.axis)(output_grads[0], inputs[1]), disconnected_type()]
+
+    def connection_pattern(self, node):
+        return [[True], [False]]
+
+
+def repeat(x: Any, repeats: Any, axis: int | None = None) -> TensorVariable:
+    """Repeat elements of ``x`` (``np.repeat``); ``axis=None`` flattens first."""
+    x = as_tensor_variable(x)
+    if axis is None:
+        x, axis = flatten(x), 0
+    return Repeat(axis % x.type.ndim)(x, repeats)
+
+
+class Tile(Op):
+    """Tile ``x`` by static ``reps`` (``np.tile``, with ``len(reps) == x.ndim``)."""
+
+    __props__ = ("reps",)
+
+    def __init__(self, reps: tuple) -> None:
+        self.reps = tuple(int(r) for r in reps)
+
+    def make_node(self, x):
+        x = as_tensor_variable(x)
+        if len(self.reps) != x.type.ndim:
+            raise ValueError(f"tile: reps {self.reps} must have one entry per dimension of {x.type}")
+        shp = tuple(None if s is None else s * r for s, r in zip(x.type.shape, self.reps))
+        return Apply(self, [x], [TensorType(x.type.dtype, shp)])
+
+    def perform(self, node, x):
+        return np.tile(x, self.reps)
+
+    def L_op(self, node, inputs, outputs, output_grads):
+        return [TileGrad(self.reps, inputs[0].type.shape)(output_grads[0], shape(inputs[0]))]
+
+
+class TileGrad(Op):
+    """The gradient of :class:`Tile`: sum the tiles."""
+
+    __props__ = ("reps", "out_shape")
+
+    def __init__(self, reps: tuple, out_shape: tuple) -> None:
+        self.reps = tuple(reps)
+        self.out_shape = tuple(out_shape)
+
+    def make_node(self, g, shp):
+        g = as_tensor_variable(g)
+        return Apply(self, [g, shp], [TensorType(g.type.dtype, self.out_shape)])
+
+    def perform(self, node, g, shp):
+        inter = []
+        for r, s in zip(self.reps, shp.tolist()):
+            inter += [r, s]
+        return g.reshape(inter).sum(axis=tuple(range(0, 2 * len(self.reps), 2)))
+
+    def L_op(self, node, inputs, outputs, output_grads):
+        from ..gradient import disconnected_type
+
+        return [Tile(self.reps)(output_grads[0]), disconnected_type()]
+
+    def connection_pattern(self, node):
+        return [[True], [False]]
+
+
+def tile(x: Any, reps: Sequence[int]) -> TensorVariable:
+    """Tile ``x`` (``np.tile``); ``reps`` are ints known when the graph is built."""
+    x = as_tensor_variable(x)
+    reps = tuple(int(r) for r in ([reps] if isinstance(reps, (int, np.integer)) else reps))
+    if len(reps) > x.type.ndim:
+        x = dimshuffle(x, ["x"] * (len(reps) - x.type.ndim) + list(range(x.type.ndim)))
+    elif len(reps) < x.type.ndim:
+        reps = (1,) * (x.type.ndim - len(reps)) + reps
+    return Tile(reps)(x)

@@ -1,0 +1,121 @@
+"""The user-facing math namespace, used as ``import nnthe.tensor as T``.
+
+Constructors of symbolic inputs (``T.scalar``, ``T.matrix``, ``T.ivector``,
+``T.tensor(dtype=, shape=)``, ...), elementwise math, reductions, shape and indexing
+operations, linear algebra, and ``T.grad``. Names follow Theano and NumPy.
+"""
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+from .config import config
+from .core.gradient import (Lop, Rop, disconnected_grad, grad, grad_clip, hessian, jacobian,
+                            stop_gradient, zero_grad)
+from .core.ops.alloc import (alloc, arange, eye, fill, full, full_like, identity_like, ones,
+                             ones_like, zeros, zeros_like)
+from .core.ops.elemwise import (abs, add, add_n, arccos, arcsin, arctan, arctan2, cast, ceil,
+                                clip, cos, cosh, eq, erf, exp, exp2, expm1, floor, floor_div,
+                                ge, gt, int_div, inv, isfinite, isinf, isnan, le, log, log1p,
+                                log2, log10, logical_and, logical_not, logical_or, logical_xor,
+                                lt, maximum, minimum, mod, mul, neg, neq, pow, reciprocal,
+                                round, sigmoid, sign, sin, sinh, softplus, sqr, sqrt, sub,
+                                switch, tan, tanh, true_div, true_divide, trunc, where)
+from .core.ops.linalg import batched_dot, dot, matmul, outer, tensordot
+from .core.ops.reduce import (all, any, argmax, argmin, logsumexp, max, mean, min, prod, std,
+                              sum, var)
+from .core.ops.shape import (concatenate, dimshuffle, expand_dims, flatten, repeat, reshape,
+                             shape, shape_i, split, squeeze, stack, tile, transpose)
+from .core.ops.subtensor import inc_subtensor, set_subtensor, take
+from .core.shared import SharedVariable, shared
+from .core.types import TensorType
+from .core.variable import TensorConstant, TensorVariable, as_tensor_variable, constant
+
+as_tensor = as_tensor_variable
+square = sqr
+power = pow
+divide = true_div
+concat = concatenate
+
+
+def join(axis: int, *tensors: Any) -> TensorVariable:
+    """Theano's ``join``: ``concatenate(tensors, axis)``."""
+    return concatenate(list(tensors), axis=axis)
+
+
+def tensor(dtype: Any = None, shape: Sequence[int | None] | None = None, name: str | None = None,
+           ndim: int | None = None) -> TensorVariable:
+    """A symbolic input of the given dtype and static shape.
+
+    Parameters
+    ----------
+    dtype : str, optional
+        ``'float32'``, ``'int64'``, ... (default ``config.floatX``).
+    shape : tuple of (int or None), optional
+        The static shape; None entries are known only at run time.
+    name : str, optional
+    ndim : int, optional
+        Number of dimensions when ``shape`` is not given (all unknown).
+
+    Examples
+    --------
+    >>> X = T.tensor('float32', shape=(None, 784), name='X')
+    """
+    if isinstance(dtype, str) and shape is None and ndim is None and name is None \
+            and dtype not in _KNOWN_DTYPE_NAMES:
+        # T.tensor('X') reads as a name; say what is expected.
+        raise TypeError(f"tensor(): {dtype!r} is not a dtype; did you mean tensor(name={dtype!r}, ...)?")
+    if shape is None:
+        shape = (None,) * (ndim or 0)
+    elif ndim is not None and ndim != len(shape):
+        raise ValueError(f"tensor(): ndim={ndim} contradicts shape={tuple(shape)}")
+    return TensorVariable(TensorType(dtype, tuple(shape)), name=name)
+
+
+_KNOWN_DTYPE_NAMES = {"floatX", "bool", "int8", "int16", "int32", "int64", "uint8", "uint16",
+                      "uint32", "uint64", "float16", "float32", "float64", "complex64",
+                      "complex128"}
+
+
+def _constructor(ndim: int, dtype: str | None, kind: str):
+    def make(name: str | None = None, dtype: Any = dtype, shape: Sequence[int | None] | None = None) -> TensorVariable:
+        if shape is not None and len(shape) != ndim:
+            raise ValueError(f"{kind}: shape {tuple(shape)} must have {ndim} entries")
+        return tensor(dtype=dtype, shape=shape if shape is not None else (None,) * ndim, name=name)
+
+    make.__name__ = kind
+    make.__doc__ = (f"A symbolic {ndim}-d input of dtype {dtype or 'config.floatX'} "
+                    f"(``shape=`` gives a static shape).")
+    return make
+
+
+scalar = _constructor(0, None, "scalar")
+vector = _constructor(1, None, "vector")
+matrix = _constructor(2, None, "matrix")
+tensor3 = _constructor(3, None, "tensor3")
+tensor4 = _constructor(4, None, "tensor4")
+tensor5 = _constructor(5, None, "tensor5")
+
+_PREFIXES = {"b": "int8", "w": "int16", "i": "int32", "l": "int64", "f": "float32",
+             "d": "float64", "c": "complex64", "z": "complex128"}
+for _p, _dt in _PREFIXES.items():
+    for _nd, _kind in enumerate(["scalar", "vector", "matrix", "tensor3", "tensor4", "tensor5"]):
+        globals()[_p + _kind] = _constructor(_nd, _dt, _p + _kind)
+del _p, _dt, _nd, _kind
+
+
+def row(name: str | None = None, dtype: Any = None) -> TensorVariable:
+    """A symbolic matrix with one row (static shape (1, None))."""
+    return tensor(dtype, (1, None), name)
+
+
+def col(name: str | None = None, dtype: Any = None) -> TensorVariable:
+    """A symbolic matrix with one column (static shape (None, 1))."""
+    return tensor(dtype, (None, 1), name)
+
+
+def __getattr__(name: str) -> Any:
+    if name == "nnet":
+        import importlib
+
+        return importlib.import_module("nnthe.nnet")
+    raise AttributeError(f"module 'nnthe.tensor' has no attribute {name!r}")
