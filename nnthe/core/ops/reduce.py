@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import builtins
+
 import numpy as np
 
 from ...config import config
@@ -23,7 +25,7 @@ def normalize_axis(axis: Any, ndim: int, what: str) -> tuple[int, ...]:
     for a in axes:
         if not isinstance(a, (int, np.integer)) or isinstance(a, bool):
             raise TypeError(f"{what}: axis must be an int, a tuple of ints or None, got {axis!r}")
-        if not -ndim <= a < max(ndim, 1) or (ndim == 0 and a not in (0, -1)):
+        if not -ndim <= a < builtins.max(ndim, 1) or (ndim == 0 and a not in (0, -1)):
             raise ValueError(f"{what}: axis {a} is out of range for a {ndim}-d tensor")
         out.append(int(a) % ndim if ndim else 0)
     if len(set(out)) != len(out):
