@@ -20,7 +20,12 @@ def normalize_axis(axis: Any, ndim: int, what: str) -> tuple[int, ...]:
     """``axis`` (None, int or sequence of ints) as a sorted tuple of non-negative ints."""
     if axis is None:
         return tuple(range(ndim))
-    axes = [axis] if isinstance(axis, (int, np.integer)) else list(axis)
+    if isinstance(axis, (int, np.integer)):
+        axes = [axis]
+    elif isinstance(axis, (list, tuple)):
+        axes = list(axis)
+    else:
+        raise TypeError(f"{what}: axis must be an int, a tuple of ints or None, got {axis!r}")
     out = []
     for a in axes:
         if not isinstance(a, (int, np.integer)) or isinstance(a, bool):

@@ -1,0 +1,171 @@
+"""Reductions: values against NumPy for every axis form, keepdims, gradients."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import nnthe
+import nnthe.tensor as T
+
+from core_testutil import assert_close, check_grad, run
+
+
+def _logsumexp(x, axis=None, keepdims=False):
+    m = np.max(x, axis=axis, keepdims=True)
+    out = np.log(np.sum(np.exp(x - m), axis=axis, keepdims=True)) + m
+    return out if keepdims else np.squeeze(out, axis=axis) if axis is not None else out.reshape(())
+
+
+REDUCTIONS = [
+    ("sum", T.sum, np.sum),
+    ("mean", T.mean, np.mean),
+    ("prod", T.prod, np.prod),
+    ("max", T.max, np.max),
+    ("min", T.min, np.min),
+    ("var", T.var, np.var),
+    ("std", T.std, np.std),
+    ("logsumexp", T.logsumexp, _logsumexp),
+]
+AXES = [None, 0, 1, -1, (0, 2), (1, 2), (0, 1, 2)]
+
+
+@pytest.mark.parametrize("name,fn,ref", REDUCTIONS, ids=[r[0] for r in REDUCTIONS])
+@pytest.mark.parametrize("axis", AXES, ids=str)
+@pytest.mark.parametrize("keepdims", [False, True])
+def test_reduction_value(name, fn, ref, axis, keepdims, rng):
+    x = rng.uniform(0.5, 1.5, size=(2, 3, 4)).astype("float32")
+    got = run(lambda v: fn(v, axis=axis, keepdims=keepdims), x)
+    want = ref(x.astype("float64"), axis=axis, keepdims=keepdims)
+    assert_close(got, want, dtype="float32", rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("name,fn,ref", REDUCTIONS, ids=[r[0] for r in REDUCTIONS])
+@pytest.mark.parametrize("axis", [None, 1, (0, 2)], ids=str)
+@pytest.mark.parametrize("keepdims", [False, True])
+def test_reduction_grad(name, fn, ref, axis, keepdims, rng):
+    # Distinct values so that max/min have a unique arg (the gradient is defined).
+    x = rng.permutation(24).reshape(2, 3, 4) / 10.0 + 0.5
+    check_grad(lambda v: fn(v, axis=axis, keepdims=keepdims), [x])
+
+
+@pytest.mark.parametrize("name", ["sum", "mean", "prod", "max", "min", "var", "std"])
+def test_reduction_methods(name, rng):
+    x = rng.uniform(0.5, 1.5, size=(3, 4))
+    got = run(lambda v: getattr(v, name)(axis=0), x)
+    assert_close(got, getattr(np, name)(x, axis=0))
+
+
+def test_static_shape_of_reductions():
+    x = T.tensor("float32", shape=(2, None, 4))
+    assert x.sum(axis=1).static_shape == (2, 4)
+    assert x.sum(axis=(0, 2), keepdims=True).static_shape == (1, None, 1)
+    assert x.max().static_shape == ()
+    assert T.argmax(x, axis=2).static_shape == (2, None)
+
+
+def test_prod_gradient_with_zeros_is_exact():
+    x = T.dmatrix("x")
+    g = nnthe.grad(x.prod(axis=1).sum(), x)
+    f = nnthe.function([x], g)
+    v = np.array([[2.0, 3.0, 4.0],      # no zero: products of the others
+                  [0.0, 3.0, 4.0],      # one zero: only it gets a gradient
+                  [0.0, 0.0, 4.0]])     # two zeros: all zero
+    assert_close(f(v), [[12.0, 8.0, 6.0], [12.0, 0.0, 0.0], [0.0, 0.0, 0.0]])
+    check_grad(lambda a: a.prod(axis=0), [np.array([[0.0, 1.5], [2.0, -1.0], [3.0, 0.5]])])
+    check_grad(lambda a: a.prod(), [np.array([0.0, 1.5, 2.0, -1.0])])
+
+
+def test_max_gradient_goes_to_maximal_elements():
+    x = T.dvector("x")
+    g = nnthe.function([x], nnthe.grad(x.max(), x))(np.array([1.0, 3.0, 2.0]))
+    assert_close(g, [0.0, 1.0, 0.0])
+
+
+@pytest.mark.parametrize("name,ref", [("argmax", np.argmax), ("argmin", np.argmin)])
+@pytest.mark.parametrize("axis", [None, 0, 1, -1])
+@pytest.mark.parametrize("keepdims", [False, True])
+def test_argmax_argmin(name, ref, axis, keepdims, rng):
+    x = rng.normal(size=(3, 5)).astype("float32")
+    got = run(lambda v: getattr(T, name)(v, axis=axis, keepdims=keepdims), x)
+    assert_close(got, ref(x, axis=axis, keepdims=keepdims), dtype="int64")
+    assert_close(run(lambda v: getattr(v, name)(axis=axis), x), ref(x, axis=axis))
+
+
+def test_argmax_has_no_gradient_and_does_not_break_grad():
+    x = T.dvector("x")
+    cost = x.sum() + T.cast(T.argmax(x), "float64")
+    g = nnthe.function([x], nnthe.grad(cost, x))(np.array([1.0, 2.0]))
+    assert_close(g, [1.0, 1.0])
+
+
+@pytest.mark.parametrize("name,ref", [("all", np.all), ("any", np.any)])
+@pytest.mark.parametrize("axis", [None, 0, (0, 1), -1])
+@pytest.mark.parametrize("keepdims", [False, True])
+def test_all_any(name, ref, axis, keepdims, rng):
+    x = rng.integers(0, 2, size=(2, 3)).astype(bool)
+    got = run(lambda v: getattr(T, name)(v, axis=axis, keepdims=keepdims), x)
+    assert_close(got, ref(x, axis=axis, keepdims=keepdims), dtype="bool")
+    xf = x.astype("float32")
+    assert_close(run(lambda v: getattr(v, name)(axis=axis), xf), ref(xf, axis=axis), dtype="bool")
+
+
+def test_integer_sum_and_mean_dtypes():
+    i = T.ivector("i")
+    assert i.sum().dtype == "int64"
+    assert i.mean().dtype == "float32"
+    f = nnthe.function([i], [i.sum(), i.mean(), i.prod()])
+    s, m, p = f(np.array([1, 2, 4], dtype="int32"))
+    assert_close(s, 7, dtype="int64")
+    assert_close(m, 7 / 3, dtype="float32")
+    assert_close(p, 8, dtype="int64")
+    assert T.fvector().sum(dtype="float64").dtype == "float64"
+
+
+def test_var_std_ddof(rng):
+    x = rng.normal(size=(4, 5))
+    assert_close(run(lambda v: T.var(v, axis=1, ddof=1), x), np.var(x, axis=1, ddof=1))
+    assert_close(run(lambda v: v.std(ddof=1), x), np.std(x, ddof=1))
+    # unknown static shape: the count is symbolic
+    assert_close(run(lambda v: T.var(v, axis=0, ddof=1), x, static=False), np.var(x, axis=0, ddof=1))
+    check_grad(lambda v: T.std(v, axis=0, ddof=1), [x])
+
+
+def test_mean_of_unknown_length_stays_float32():
+    x = T.fvector("x")
+    assert x.mean().dtype == "float32"
+    assert_close(nnthe.function([x], x.mean())(np.arange(4, dtype="float32")), 1.5, dtype="float32")
+
+
+def test_logsumexp_is_stable():
+    x = T.fvector("x")
+    f = nnthe.function([x], [T.logsumexp(x), nnthe.grad(T.logsumexp(x), x)])
+    v, g = f(np.array([1000.0, 1000.0], dtype="float32"))
+    assert_close(v, 1000.0 + np.log(2), dtype="float32")
+    assert_close(g, [0.5, 0.5], dtype="float32")
+    # A row of -inf: the value is -inf, not NaN (the gradient, a softmax of -infs, is
+    # undefined, as in NumPy/PyTorch).
+    with np.errstate(all="ignore"):
+        v, g = f(np.array([-np.inf, -np.inf], dtype="float32"))
+    assert v == -np.inf
+
+
+def test_reduce_over_no_axis_is_identity():
+    x = T.fmatrix()
+    assert T.sum(x, axis=()) is x
+
+
+@pytest.mark.parametrize("fn", [T.sum, T.mean, T.max, T.prod, T.var, T.logsumexp, T.all])
+def test_axis_out_of_range(fn):
+    with pytest.raises(ValueError, match="axis 2 is out of range for a 2-d tensor"):
+        fn(T.matrix("x"), axis=2)
+
+
+def test_axis_errors():
+    with pytest.raises(ValueError, match="repeated axis"):
+        T.sum(T.matrix(), axis=(0, 0))
+    with pytest.raises(TypeError, match="axis must be an int"):
+        T.sum(T.matrix(), axis=1.5)
+    with pytest.raises(ValueError, match="out of range"):
+        T.argmax(T.matrix(), axis=-3)
+    with pytest.raises(ValueError, match="size 0"):
+        T.max(T.tensor("float32", shape=(0, 3)), axis=0)
