@@ -42,8 +42,14 @@ def constant_value(v: Any) -> Any:
     if isinstance(op, MakeVector):
         vals = [constant_value(i) for i in owner.inputs]
         return None if any(x is None for x in vals) else np.asarray(vals, dtype="int64")
-    from .subtensor import Subtensor
+    from .subtensor import Subtensor, _index_builder
 
+    if isinstance(op, Subtensor) and isinstance(owner.inputs[0], Constant):
+        # x.shape[i] of a fully known shape: indexing a constant.
+        vals = [constant_value(i) for i in owner.inputs[1:]]
+        if all(v is not None for v in vals):
+            return np.asarray(owner.inputs[0].data[_index_builder(op.index_spec)(*vals)])
+        return None
     if isinstance(op, Subtensor) and isinstance(owner.inputs[0].owner and owner.inputs[0].owner.op, Shape):
         shp = owner.inputs[0].owner.inputs[0].type.shape
         idx = op.index_spec
@@ -356,6 +362,7 @@ class SumToShape(Op):
     """
 
     __props__ = ("out_shape",)
+    view_map = {0: [0]}  # returns g itself when nothing was broadcast
 
     def __init__(self, out_shape: tuple) -> None:
         self.out_shape = tuple(out_shape)
@@ -511,6 +518,7 @@ class Split(Op):
     __props__ = ("n_splits", "axis", "static_sizes")
 
     def __init__(self, n_splits: int, axis: int, static_sizes: tuple | None = None) -> None:
+        self.view_map = {k: [0] for k in range(n_splits)}  # np.split returns views
         self.n_splits = n_splits
         self.axis = axis
         self.static_sizes = tuple(static_sizes) if static_sizes is not None else (None,) * n_splits
