@@ -1,0 +1,430 @@
+"""2-d convolution lowered to GEMM, and its two gradient ops.
+
+``conv2d`` is a cross-correlation by default (PyTorch's convention; ``filter_flip=True``
+gives Theano's true convolution). The forward pass builds the im2col matrix from a
+strided view of the (padded) input, so the only copy is the one BLAS needs, and runs one
+batched GEMM. The gradient with respect to the input (:class:`Conv2dGradInputs`) is a
+GEMM followed by a col2im scatter (a loop over the ``kh * kw`` kernel offsets, never over
+images or pixels); the gradient with respect to the filters (:class:`Conv2dGradWeights`)
+is one GEMM over the batch.
+
+The three ops are each other's gradients, so grad-of-grad (Hessian-vector products
+through a CNN) needs nothing else:
+
+- ``y = Conv2d(x, w)``: ``dx = GradInputs(w, gy)``, ``dw = GradWeights(x, gy)``;
+- ``dx = GradInputs(w, gy)`` is linear in both: its pullback of ``G`` is
+  ``GradWeights(G, gy)`` for ``w`` and ``Conv2d(G, w)`` for ``gy``;
+- ``dw = GradWeights(x, gy)``: ``GradInputs(G, gy)`` for ``x``, ``Conv2d(x, G)`` for ``gy``.
+"""
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+
+from ..graph import Apply, Op
+from ..types import TensorType, fmt_shape, is_float_dtype
+from ..variable import TensorVariable, as_tensor_variable
+
+BorderMode = Any  # 'valid' | 'full' | 'half' | 'same' | int | (int, int)
+
+
+# ---------------------------------------------------------------------------------------
+# Argument normalisation and static shapes
+# ---------------------------------------------------------------------------------------
+
+def _pair(value: Any, what: str, minimum: int) -> tuple[int, int]:
+    if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
+        value = (value, value)
+    try:
+        a, b = value
+    except (TypeError, ValueError):
+        raise TypeError(f"{what} must be an int or a pair of ints, got {value!r}") from None
+    for v in (a, b):
+        if not isinstance(v, (int, np.integer)) or isinstance(v, bool):
+            raise TypeError(f"{what} must be an int or a pair of ints, got {value!r}")
+        if v < minimum:
+            raise ValueError(f"{what} entries must be >= {minimum}, got {value!r}")
+    return int(a), int(b)
+
+
+def normalize_border_mode(border_mode: BorderMode) -> str | tuple[int, int]:
+    """``'valid'``, ``'full'``, ``'half'`` (``'same'`` is an alias) or an ``(int, int)``
+    padding; ``'valid'`` becomes ``(0, 0)``."""
+    if isinstance(border_mode, str):
+        mode = border_mode.lower()
+        if mode == "valid":
+            return (0, 0)
+        if mode in ("full", "half"):
+            return mode
+        if mode == "same":
+            return "half"
+        raise ValueError(f"border_mode must be 'valid', 'full', 'half', 'same', an int or a "
+                         f"pair of ints, got {border_mode!r}")
+    return _pair(border_mode, "border_mode", 0)
+
+
+def resolve_padding(border_mode: str | tuple[int, int], kernel: Sequence[int],
+                    dilation: Sequence[int]) -> tuple[int, int]:
+    """The (top/bottom, left/right) zero padding that ``border_mode`` means for a kernel."""
+    if border_mode == "full":
+        return tuple(d * (k - 1) for k, d in zip(kernel, dilation))  # type: ignore[return-value]
+    if border_mode == "half":
+        return tuple(d * (k // 2) for k, d in zip(kernel, dilation))  # type: ignore[return-value]
+    return border_mode  # type: ignore[return-value]
+
+
+def conv_output_shape(image_shape: Sequence[int | None], kernel_shape: Sequence[int | None],
+                      border_mode: BorderMode = "valid", subsample: Sequence[int] = (1, 1),
+                      filter_dilation: Sequence[int] = (1, 1)) -> tuple[int | None, ...]:
+    """The output shape ``(N, K, OH, OW)`` of :func:`conv2d` (None where unknown).
+
+    Parameters
+    ----------
+    image_shape : (N, C, H, W), entries int or None
+    kernel_shape : (K, C / groups, kh, kw), entries int or None
+    border_mode, subsample, filter_dilation
+        As for :func:`conv2d`.
+
+    Examples
+    --------
+    >>> conv_output_shape((128, 1, 28, 28), (32, 1, 5, 5))
+    (128, 32, 24, 24)
+    """
+    if len(image_shape) != 4 or len(kernel_shape) != 4:
+        raise ValueError(f"conv_output_shape: expected 4-d image and kernel shapes, got "
+                         f"{tuple(image_shape)} and {tuple(kernel_shape)}")
+    mode = normalize_border_mode(border_mode)
+    stride = _pair(subsample, "subsample", 1)
+    dil = _pair(filter_dilation, "filter_dilation", 1)
+    out: list[int | None] = [image_shape[0], kernel_shape[0]]
+    for d in range(2):
+        size, k = image_shape[2 + d], kernel_shape[2 + d]
+        if size is None or k is None:
+            out.append(None)
+            continue
+        pad = resolve_padding(mode, (k, k), (dil[d], dil[d]))[0] if isinstance(mode, str) else mode[d]
+        span = dil[d] * (k - 1) + 1
+        if size + 2 * pad < span:
+            raise ValueError(
+                f"conv2d: the (dilated) kernel of size {span} is larger than the padded input "
+                f"{size} + 2*{pad} along spatial axis {d} (image {fmt_shape(image_shape)}, "
+                f"kernel {fmt_shape(kernel_shape)}, border_mode={border_mode!r})")
+        out.append((size + 2 * pad - span) // stride[d] + 1)
+    return tuple(out)
+
+
+# ---------------------------------------------------------------------------------------
+# NumPy kernels (group-major layouts: x as (N, G, Cg, H, W), w as (G, Kg, Cg, kh, kw))
+# ---------------------------------------------------------------------------------------
+
+def _pad(x: np.ndarray, ph: int, pw: int) -> np.ndarray:
+    if not ph and not pw:
+        return x
+    shp = x.shape[:-2] + (x.shape[-2] + 2 * ph, x.shape[-1] + 2 * pw)
+    out = np.zeros(shp, dtype=x.dtype)
+    out[..., ph:ph + x.shape[-2], pw:pw + x.shape[-1]] = x
+    return out
+
+
+def _windows(xp: np.ndarray, kh: int, kw: int, stride: tuple, dil: tuple,
+             oh: int, ow: int) -> np.ndarray:
+    """A view of shape ``xp.shape[:-2] + (oh, ow, kh, kw)`` (no copy)."""
+    sh, sw = stride
+    dh, dw = dil
+    v = sliding_window_view(xp, ((kh - 1) * dh + 1, (kw - 1) * dw + 1), axis=(-2, -1))
+    return v[..., ::sh, ::sw, ::dh, ::dw][..., :oh, :ow, :, :]
+
+
+def _out_hw(h: int, w: int, kh: int, kw: int, pad: tuple, stride: tuple, dil: tuple) -> tuple[int, int]:
+    oh = (h + 2 * pad[0] - dil[0] * (kh - 1) - 1) // stride[0] + 1
+    ow = (w + 2 * pad[1] - dil[1] * (kw - 1) - 1) // stride[1] + 1
+    if oh <= 0 or ow <= 0:
+        raise ValueError(f"conv2d: the kernel ({kh}, {kw}) with dilation {dil} does not fit in "
+                         f"the input ({h}, {w}) padded by {pad}")
+    return oh, ow
+
+
+class _ConvBase(Op):
+    __props__ = ("border_mode", "subsample", "filter_dilation", "num_groups", "filter_flip")
+
+    def __init__(self, border_mode: BorderMode = "valid", subsample: Sequence[int] = (1, 1),
+                 filter_dilation: Sequence[int] = (1, 1), num_groups: int = 1,
+                 filter_flip: bool = False) -> None:
+        self.border_mode = normalize_border_mode(border_mode)
+        self.subsample = _pair(subsample, "subsample", 1)
+        self.filter_dilation = _pair(filter_dilation, "filter_dilation", 1)
+        if not isinstance(num_groups, (int, np.integer)) or isinstance(num_groups, bool) or num_groups < 1:
+            raise ValueError(f"num_groups must be a positive int, got {num_groups!r}")
+        self.num_groups = int(num_groups)
+        self.filter_flip = bool(filter_flip)
+
+    def _kwargs(self) -> dict:
+        return dict(border_mode=self.border_mode, subsample=self.subsample,
+                    filter_dilation=self.filter_dilation, num_groups=self.num_groups,
+                    filter_flip=self.filter_flip)
+
+    def _check4(self, v: Any, what: str) -> TensorVariable:
+        v = as_tensor_variable(v)
+        if v.type.ndim != 4:
+            raise TypeError(f"{type(self).__name__}: {what} must be a 4-d tensor, got {v!r} of "
+                            f"type {v.type}")
+        if not is_float_dtype(v.type.dtype):
+            raise TypeError(f"{type(self).__name__}: {what} must be a float tensor, got dtype "
+                            f"{v.type.dtype}")
+        return v
+
+    def _same_dtype(self, a: TensorVariable, b: TensorVariable, names: str) -> None:
+        if a.type.dtype != b.type.dtype:
+            raise TypeError(f"{type(self).__name__}: {names} must have the same dtype, got "
+                            f"{a.type.dtype} and {b.type.dtype}; cast one with T.cast")
+
+    def _pads(self, kh: int, kw: int) -> tuple[int, int]:
+        return resolve_padding(self.border_mode, (kh, kw), self.filter_dilation)
+
+    def _eff_filters(self, w: np.ndarray) -> np.ndarray:
+        return w[:, :, ::-1, ::-1] if self.filter_flip else w
+
+
+class Conv2d(_ConvBase):
+    """``y = conv2d(x, w)``: x (N, C, H, W), w (K, C / groups, kh, kw) -> (N, K, OH, OW)."""
+
+    def make_node(self, x: Any, w: Any) -> Apply:
+        x, w = self._check4(x, "the input"), self._check4(w, "the filters")
+        self._same_dtype(x, w, "the input and the filters")
+        g = self.num_groups
+        c, k, cg = x.type.shape[1], w.type.shape[0], w.type.shape[1]
+        if c is not None and cg is not None and c != cg * g:
+            raise ValueError(
+                f"conv2d: the input has {c} channels but the filters expect {cg} * "
+                f"num_groups={g} = {cg * g} (input {fmt_shape(x.type.shape)}, filters "
+                f"{fmt_shape(w.type.shape)})")
+        if k is not None and k % g:
+            raise ValueError(f"conv2d: the number of filters {k} is not divisible by "
+                             f"num_groups={g} (filters {fmt_shape(w.type.shape)})")
+        out = conv_output_shape(x.type.shape, w.type.shape, self.border_mode, self.subsample,
+                                self.filter_dilation)
+        return Apply(self, [x, w], [TensorType(x.type.dtype, out)])
+
+    def perform(self, node: Apply, x: np.ndarray, w: np.ndarray) -> np.ndarray:
+        n, c, h, wd = x.shape
+        k, cg, kh, kw = w.shape
+        g = self.num_groups
+        if c != cg * g:
+            raise ValueError(f"conv2d: input of shape {x.shape} has {c} channels, the filters "
+                             f"{w.shape} with num_groups={g} expect {cg * g}")
+        pad = self._pads(kh, kw)
+        oh, ow = _out_hw(h, wd, kh, kw, pad, self.subsample, self.filter_dilation)
+        xp = _pad(x.reshape(n, g, cg, h, wd), *pad)
+        win = _windows(xp, kh, kw, self.subsample, self.filter_dilation, oh, ow)
+        # (N, G, Cg, OH, OW, kh, kw) -> im2col (N, G, Cg*kh*kw, OH*OW): the one copy.
+        cols = win.transpose(0, 1, 2, 5, 6, 3, 4).reshape(n, g, cg * kh * kw, oh * ow)
+        wm = self._eff_filters(w).reshape(g, k // g, cg * kh * kw)
+        return np.matmul(wm, cols).reshape(n, k, oh, ow)
+
+    def L_op(self, node, inputs, outputs, output_grads):
+        x, w = inputs
+        gy = output_grads[0]
+        kw = self._kwargs()
+        gx = Conv2dGradInputs(**kw)(w, gy, _hw(x))
+        gw = Conv2dGradWeights(**kw)(x, gy, _hw(w))
+        return [gx, gw]
+
+    def infer_shape(self, node, input_shapes):
+        xs, ws = input_shapes
+        out = [xs[0], ws[0]]
+        for d in range(2):
+            k, dil, s = ws[2 + d], self.filter_dilation[d], self.subsample[d]
+            if self.border_mode == "full":
+                pad = dil * (k - 1)
+            elif self.border_mode == "half":
+                pad = dil * (k // 2)
+            else:
+                pad = self.border_mode[d]
+            out.append((xs[2 + d] + 2 * pad - dil * (k - 1) - 1) // s + 1)
+        return [tuple(out)]
+
+
+def _hw(v: TensorVariable) -> tuple:
+    """The spatial (last two) dimensions of ``v``: constants where statically known."""
+    from ..ops.shape import shape_i
+
+    return (shape_i(v, 2), shape_i(v, 3))
+
+
+def _shape2(shp: Any, what: str) -> tuple[TensorVariable, tuple]:
+    from ..ops.shape import as_shape_vector
+
+    vec, static = as_shape_vector(shp, what)
+    if len(static) != 2:
+        raise ValueError(f"{what}: expected a spatial shape of 2 entries, got {len(static)}")
+    return vec, static
+
+
+class Conv2dGradInputs(_ConvBase):
+    """The gradient of :class:`Conv2d` with respect to its input (a transposed convolution).
+
+    Inputs: ``w`` (K, C / groups, kh, kw), ``gy`` (N, K, OH, OW) and ``input_hw``, the
+    int vector ``(H, W)`` of the input's spatial shape (needed because strided
+    convolutions map several input sizes to one output size). Output: (N, C, H, W).
+    """
+
+    def make_node(self, w: Any, gy: Any, input_hw: Any) -> Apply:
+        w, gy = self._check4(w, "the filters"), self._check4(gy, "the output gradient")
+        self._same_dtype(w, gy, "the filters and the output gradient")
+        hw, static = _shape2(input_hw, "Conv2dGradInputs")
+        k = w.type.shape[0]
+        if k is not None and gy.type.shape[1] is not None and gy.type.shape[1] != k:
+            raise ValueError(f"Conv2dGradInputs: the output gradient {fmt_shape(gy.type.shape)} "
+                             f"has {gy.type.shape[1]} channels, the filters "
+                             f"{fmt_shape(w.type.shape)} produce {k}")
+        cg = w.type.shape[1]
+        c = None if cg is None else cg * self.num_groups
+        return Apply(self, [w, gy, hw], [TensorType(w.type.dtype, (gy.type.shape[0], c) + static)])
+
+    def perform(self, node, w, gy, hw):
+        h, wd = int(hw[0]), int(hw[1])
+        k, cg, kh, kw = w.shape
+        g = self.num_groups
+        n, _, oh, ow = gy.shape
+        pad = self._pads(kh, kw)
+        if (oh, ow) != _out_hw(h, wd, kh, kw, pad, self.subsample, self.filter_dilation):
+            raise ValueError(f"Conv2dGradInputs: an output gradient of spatial shape {(oh, ow)} "
+                             f"does not match an input of shape {(h, wd)} and filters {w.shape}")
+        kg = k // g
+        wm = self._eff_filters(w).reshape(g, kg, cg * kh * kw).transpose(0, 2, 1)
+        gm = gy.reshape(n, g, kg, oh * ow).transpose(1, 2, 0, 3).reshape(g, kg, n * oh * ow)
+        cols = np.matmul(wm, gm).reshape(g, cg, kh, kw, n, oh, ow)
+        # col2im: scatter-add each kernel offset's slab (a loop over kh*kw offsets).
+        sh, sw = self.subsample
+        dh, dw = self.filter_dilation
+        hp, wp = h + 2 * pad[0], wd + 2 * pad[1]
+        gxp = np.zeros((g, cg, n, hp, wp), dtype=w.dtype)
+        for i in range(kh):
+            for j in range(kw):
+                gxp[:, :, :, i * dh:i * dh + sh * (oh - 1) + 1:sh,
+                    j * dw:j * dw + sw * (ow - 1) + 1:sw] += cols[:, :, i, j]
+        gx = gxp[:, :, :, pad[0]:pad[0] + h, pad[1]:pad[1] + wd]
+        return gx.reshape(g * cg, n, h, wd).transpose(1, 0, 2, 3)
+
+    def L_op(self, node, inputs, outputs, output_grads):
+        from ..gradient import disconnected_type
+        w, gy, hw = inputs
+        G = output_grads[0]
+        kw = self._kwargs()
+        return [Conv2dGradWeights(**kw)(G, gy, _hw(w)), Conv2d(**kw)(G, w),
+                disconnected_type()]
+
+    def connection_pattern(self, node):
+        return [[True], [True], [False]]
+
+    def infer_shape(self, node, input_shapes):
+        ws, gs, _ = input_shapes
+        hw = node.inputs[2]
+        return [(gs[0], ws[1] * self.num_groups, hw[0], hw[1])]
+
+
+class Conv2dGradWeights(_ConvBase):
+    """The gradient of :class:`Conv2d` with respect to its filters.
+
+    Inputs: ``x`` (N, C, H, W), ``gy`` (N, K, OH, OW) and ``filter_hw``, the int
+    vector ``(kh, kw)``. Output: (K, C / groups, kh, kw).
+    """
+
+    def make_node(self, x: Any, gy: Any, filter_hw: Any) -> Apply:
+        x, gy = self._check4(x, "the input"), self._check4(gy, "the output gradient")
+        self._same_dtype(x, gy, "the input and the output gradient")
+        hw, static = _shape2(filter_hw, "Conv2dGradWeights")
+        c = x.type.shape[1]
+        cg = None if c is None else c // self.num_groups
+        return Apply(self, [x, gy, hw], [TensorType(x.type.dtype, (gy.type.shape[1], cg) + static)])
+
+    def perform(self, node, x, gy, hw):
+        kh, kw = int(hw[0]), int(hw[1])
+        n, c, h, wd = x.shape
+        k = gy.shape[1]
+        g = self.num_groups
+        cg, kg = c // g, k // g
+        pad = self._pads(kh, kw)
+        oh, ow = _out_hw(h, wd, kh, kw, pad, self.subsample, self.filter_dilation)
+        if gy.shape[2:] != (oh, ow):
+            raise ValueError(f"Conv2dGradWeights: an output gradient of shape {gy.shape} does not "
+                             f"match an input {x.shape} and filters of size {(kh, kw)}")
+        xp = _pad(x.reshape(n, g, cg, h, wd), *pad)
+        win = _windows(xp, kh, kw, self.subsample, self.filter_dilation, oh, ow)
+        # (G, N*OH*OW, Cg*kh*kw) @ from (G, Kg, N*OH*OW): one GEMM over the whole batch.
+        cols = win.transpose(1, 0, 3, 4, 2, 5, 6).reshape(g, n * oh * ow, cg * kh * kw)
+        gm = gy.reshape(n, g, kg, oh * ow).transpose(1, 2, 0, 3).reshape(g, kg, n * oh * ow)
+        gw = np.matmul(gm, cols).reshape(k, cg, kh, kw)
+        return np.ascontiguousarray(self._eff_filters(gw))
+
+    def L_op(self, node, inputs, outputs, output_grads):
+        from ..gradient import disconnected_type
+        x, gy, hw = inputs
+        G = output_grads[0]
+        kw = self._kwargs()
+        return [Conv2dGradInputs(**kw)(G, gy, _hw(x)), Conv2d(**kw)(x, G),
+                disconnected_type()]
+
+    def connection_pattern(self, node):
+        return [[True], [True], [False]]
+
+    def infer_shape(self, node, input_shapes):
+        xs, gs, _ = input_shapes
+        hw = node.inputs[2]
+        return [(gs[1], xs[1] // self.num_groups, hw[0], hw[1])]
+
+
+_CONV_KWARGS = ("border_mode", "subsample", "filter_dilation", "num_groups", "filter_flip")
+
+
+def conv2d(input: Any, filters: Any, border_mode: BorderMode = "valid",
+           subsample: Sequence[int] = (1, 1), filter_dilation: Sequence[int] = (1, 1),
+           num_groups: int = 1, filter_flip: bool = False, **kwargs: Any) -> TensorVariable:
+    """2-d convolution (cross-correlation by default) of a batch of images.
+
+    Parameters
+    ----------
+    input : tensor4
+        Images, shape (N, C, H, W).
+    filters : tensor4
+        Filters, shape (K, C / num_groups, kh, kw) (PyTorch's layout).
+    border_mode : {'valid', 'full', 'half', 'same'} or int or (int, int)
+        Zero padding: none, ``dilation * (k - 1)``, ``dilation * (k // 2)`` (``'same'``
+        is ``'half'``: the same size for odd kernels at stride 1), or explicit.
+    subsample : int or (int, int)
+        Strides.
+    filter_dilation : int or (int, int)
+        Spacing between kernel taps.
+    num_groups : int
+        Grouped convolution: input and output channels split into this many groups.
+    filter_flip : bool
+        Flip the kernels (a true convolution, Theano's default). False by default.
+
+    Returns
+    -------
+    tensor4 of shape ``conv_output_shape(input.shape, filters.shape, ...)``.
+
+    Examples
+    --------
+    >>> x = T.tensor4('x', shape=(None, 1, 28, 28)); w = T.tensor4('w', shape=(32, 1, 5, 5))
+    >>> T.nnet.conv2d(x, w).type
+    float32(?, 32, 24, 24)
+    """
+    if kwargs:
+        _refuse_kwargs("conv2d", kwargs, _CONV_KWARGS + ("input", "filters"))
+    return Conv2d(border_mode, subsample, filter_dilation, num_groups, filter_flip)(input, filters)
+
+
+def _refuse_kwargs(what: str, kwargs: dict, known: Sequence[str]) -> None:
+    import difflib
+
+    name = next(iter(kwargs))
+    close = difflib.get_close_matches(name, known, n=1)
+    hint = f"; did you mean {close[0]!r}?" if close else f"; expected one of {', '.join(known)}"
+    raise TypeError(f"{what}() got an unexpected keyword argument {name!r}{hint}")
+
+
+__all__ = ["conv2d", "conv_output_shape", "Conv2d", "Conv2dGradInputs", "Conv2dGradWeights",
+           "normalize_border_mode", "resolve_padding"]
