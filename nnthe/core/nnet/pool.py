@@ -1,0 +1,396 @@
+"""2-d pooling over the last two axes: max, average (including or excluding padding),
+global pooling, and differentiable gradient ops.
+
+Non-overlapping windows (stride == window, no padding: the common case) take a
+reshape-based fast path; other geometries use a strided window view. Max pooling routes
+the gradient to one maximal element per window (the first, as PyTorch does), so a window
+of equal values (a dead ReLU region) does not multiply the gradient. The gradient ops
+close under differentiation:
+
+- ``y = Pool_max(x)``: ``dx = MaxPoolGrad(x, gy)``;
+- ``MaxPoolGrad`` is linear in ``gy``: its pullback of ``G`` is ``MaxPoolGradGrad(x, G)``
+  (``G`` gathered at the same argmax positions), whose pullback is ``MaxPoolGrad`` again;
+- ``y = Pool_avg(x)``: ``dx = AveragePoolGrad(gy)``, whose pullback is ``Pool_avg``.
+"""
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+
+from ..graph import Apply, Op
+from ..types import TensorType, fmt_shape, is_float_dtype
+from ..variable import TensorVariable, as_tensor_variable
+from .conv import _hw, _pair, _refuse_kwargs, _shape2
+
+MODES = ("max", "average_inc_pad", "average_exc_pad")
+
+
+def _out_len(size: int, ws: int, stride: int, pad: int, ignore_border: bool) -> int:
+    r = size + 2 * pad
+    if ignore_border:
+        return (r - ws) // stride + 1
+    # Theano's rule: partial windows at the end are kept.
+    if stride >= ws:
+        return (r - 1) // stride + 1
+    return max(0, (r - 1 - ws + stride) // stride) + 1
+
+
+def pool_output_shape(imgshape: Sequence[int | None], ws: Sequence[int], ignore_border: bool = True,
+                      stride: Sequence[int] | None = None,
+                      pad: Sequence[int] = (0, 0)) -> tuple[int | None, ...]:
+    """The output shape of :func:`pool_2d` on an input of shape ``imgshape``.
+
+    Examples
+    --------
+    >>> pool_output_shape((128, 32, 24, 24), (2, 2))
+    (128, 32, 12, 12)
+    """
+    ws = _pair(ws, "ws", 1)
+    stride = ws if stride is None else _pair(stride, "stride", 1)
+    pad = _pair(pad, "pad", 0)
+    if len(imgshape) < 2:
+        raise ValueError(f"pool_output_shape: the input needs at least 2 dimensions, got {tuple(imgshape)}")
+    out = list(imgshape[:-2])
+    for d in range(2):
+        size = imgshape[-2 + d]
+        if size is None:
+            out.append(None)
+            continue
+        if ignore_border and size + 2 * pad[d] < ws[d]:
+            raise ValueError(f"pool_2d: the window {ws} is larger than the padded input "
+                             f"{fmt_shape(imgshape)} (pad {pad}) along axis {len(out)}")
+        out.append(_out_len(size, ws[d], stride[d], pad[d], ignore_border))
+    return tuple(out)
+
+
+class _PoolBase(Op):
+    __props__ = ("ws", "stride", "pad", "ignore_border", "mode")
+
+    def __init__(self, ws: Sequence[int], stride: Sequence[int] | None = None,
+                 pad: Sequence[int] = (0, 0), ignore_border: bool = True, mode: str = "max") -> None:
+        self.ws = _pair(ws, "ws", 1)
+        self.stride = self.ws if stride is None else _pair(stride, "stride", 1)
+        self.pad = _pair(pad, "pad", 0)
+        self.ignore_border = bool(ignore_border)
+        if mode == "average":
+            mode = "average_inc_pad"
+        if mode not in MODES:
+            raise ValueError(f"pool_2d: mode must be one of {MODES}, got {mode!r}")
+        self.mode = mode
+        if any(p >= w for p, w in zip(self.pad, self.ws)):
+            raise ValueError(f"pool_2d: padding {self.pad} must be smaller than the window {self.ws}")
+
+    def _kwargs(self) -> dict:
+        return dict(ws=self.ws, stride=self.stride, pad=self.pad,
+                    ignore_border=self.ignore_border, mode=self.mode)
+
+    def _check(self, x: Any, what: str) -> TensorVariable:
+        x = as_tensor_variable(x)
+        if x.type.ndim < 2:
+            raise TypeError(f"pool_2d: {what} needs at least 2 dimensions, got {x!r} of type {x.type}")
+        if not is_float_dtype(x.type.dtype):
+            raise TypeError(f"pool_2d: {what} must be a float tensor, got dtype {x.type.dtype}")
+        return x
+
+    # -- geometry -------------------------------------------------------------------
+    def _geometry(self, h: int, w: int) -> tuple[int, int, int, int]:
+        """(oh, ow, extra_h, extra_w): output size and padding needed past the border."""
+        oh = _out_len(h, self.ws[0], self.stride[0], self.pad[0], self.ignore_border)
+        ow = _out_len(w, self.ws[1], self.stride[1], self.pad[1], self.ignore_border)
+        if oh <= 0 or ow <= 0:
+            raise ValueError(f"pool_2d: the window {self.ws} does not fit in an input of spatial "
+                             f"shape {(h, w)} padded by {self.pad}")
+        eh = max(0, (oh - 1) * self.stride[0] + self.ws[0] - (h + 2 * self.pad[0]))
+        ew = max(0, (ow - 1) * self.stride[1] + self.ws[1] - (w + 2 * self.pad[1]))
+        return oh, ow, eh, ew
+
+    def _fast(self, h: int, w: int) -> bool:
+        """Non-overlapping windows that tile the (cropped) input exactly."""
+        return (self.stride == self.ws and self.pad == (0, 0)
+                and (self.ignore_border or (h % self.ws[0] == 0 and w % self.ws[1] == 0)))
+
+    def _padded(self, x: np.ndarray, fill: float, eh: int, ew: int) -> np.ndarray:
+        ph, pw = self.pad
+        if not (ph or pw or eh or ew):
+            return x
+        h, w = x.shape[-2:]
+        out = np.full(x.shape[:-2] + (h + 2 * ph + eh, w + 2 * pw + ew), fill, dtype=x.dtype)
+        out[..., ph:ph + h, pw:pw + w] = x
+        return out
+
+    def _windows(self, xp: np.ndarray, oh: int, ow: int) -> np.ndarray:
+        v = sliding_window_view(xp, self.ws, axis=(-2, -1))
+        return v[..., ::self.stride[0], ::self.stride[1], :, :][..., :oh, :ow, :, :]
+
+    def _counts(self, h: int, w: int, oh: int, ow: int, dtype: np.dtype) -> np.ndarray:
+        """Elements each average window divides by, shape (oh, ow)."""
+        per_axis = []
+        for size, o, k, s, p in ((h, oh, self.ws[0], self.stride[0], self.pad[0]),
+                                 (w, ow, self.ws[1], self.stride[1], self.pad[1])):
+            start = np.arange(o) * s
+            lo, hi = (p, p + size) if self.mode == "average_exc_pad" else (0, size + 2 * p)
+            per_axis.append(np.minimum(start + k, hi) - np.maximum(start, lo))
+        return np.outer(per_axis[0], per_axis[1]).astype(dtype)
+
+    def _argmax(self, x: np.ndarray) -> tuple[np.ndarray, tuple]:
+        """Index (row-major in the window) of the first maximum of each window."""
+        h, w = x.shape[-2:]
+        oh, ow, eh, ew = self._geometry(h, w)
+        wh, ww = self.ws
+        if self._fast(h, w):
+            xr = x[..., :oh * wh, :ow * ww].reshape(x.shape[:-2] + (oh, wh, ow, ww))
+            flat = xr.swapaxes(-3, -2).reshape(x.shape[:-2] + (oh, ow, wh * ww))
+        else:
+            win = self._windows(self._padded(x, -np.inf, eh, ew), oh, ow)
+            flat = win.reshape(win.shape[:-2] + (wh * ww,))
+        return np.argmax(flat, axis=-1), (oh, ow, eh, ew)
+
+    def _scatter(self, idx: np.ndarray, gy: np.ndarray, h: int, w: int, geom: tuple) -> np.ndarray:
+        """Place ``gy`` at window positions ``idx``, summing overlaps; shape (..., h, w)."""
+        oh, ow, eh, ew = geom
+        wh, ww = self.ws
+        lead = gy.shape[:-2]
+        if self._fast(h, w):
+            mask = idx[..., None] == np.arange(wh * ww)
+            cols = (mask * gy[..., None]).astype(gy.dtype, copy=False)
+            gx = cols.reshape(lead + (oh, ow, wh, ww)).swapaxes(-3, -2).reshape(lead + (oh * wh, ow * ww))
+            if gx.shape[-2:] != (h, w):
+                full = np.zeros(lead + (h, w), dtype=gy.dtype)
+                full[..., :oh * wh, :ow * ww] = gx
+                gx = full
+            return gx
+        ph, pw = self.pad
+        sh, sw = self.stride
+        gxp = np.zeros(lead + (h + 2 * ph + eh, w + 2 * pw + ew), dtype=gy.dtype)
+        for i in range(wh):
+            for j in range(ww):
+                sel = idx == i * ww + j
+                gxp[..., i:i + sh * (oh - 1) + 1:sh, j:j + sw * (ow - 1) + 1:sw] += np.where(sel, gy, 0)
+        return gxp[..., ph:ph + h, pw:pw + w]
+
+
+class Pool(_PoolBase):
+    """Max or average pooling over the last two axes of a tensor of 2 or more dims."""
+
+    def make_node(self, x: Any) -> Apply:
+        x = self._check(x, "the input")
+        out = pool_output_shape(x.type.shape, self.ws, self.ignore_border, self.stride, self.pad)
+        return Apply(self, [x], [TensorType(x.type.dtype, out)])
+
+    def perform(self, node: Apply, x: np.ndarray) -> np.ndarray:
+        h, w = x.shape[-2:]
+        oh, ow, eh, ew = self._geometry(h, w)
+        wh, ww = self.ws
+        if self._fast(h, w):
+            xr = x[..., :oh * wh, :ow * ww].reshape(x.shape[:-2] + (oh, wh, ow, ww))
+            if self.mode == "max":
+                return xr.max(axis=(-3, -1))
+            out = xr.sum(axis=(-3, -1))
+            out *= x.dtype.type(1.0 / (wh * ww))
+            return out
+        if self.mode == "max":
+            return self._windows(self._padded(x, -np.inf, eh, ew), oh, ow).max(axis=(-2, -1))
+        out = self._windows(self._padded(x, 0, eh, ew), oh, ow).sum(axis=(-2, -1))
+        out /= self._counts(h, w, oh, ow, x.dtype)
+        return out
+
+    def L_op(self, node, inputs, outputs, output_grads):
+        x, gy = inputs[0], output_grads[0]
+        if self.mode == "max":
+            return [MaxPoolGrad(**self._kwargs())(x, gy)]
+        return [AveragePoolGrad(**self._kwargs())(gy, _hw(x) if x.type.ndim == 4 else _last2(x))]
+
+    def infer_shape(self, node, input_shapes):
+        (xs,) = input_shapes
+        out = list(xs[:-2])
+        for d in range(2):
+            r = xs[-2 + d] + 2 * self.pad[d]
+            k, s = self.ws[d], self.stride[d]
+            if self.ignore_border:
+                out.append((r - k) // s + 1)
+            elif s >= k:
+                out.append((r - 1) // s + 1)
+            else:
+                from ..ops.elemwise import maximum
+
+                out.append(maximum(0, (r - 1 - k + s) // s) + 1)
+        return [tuple(out)]
+
+
+def _last2(x: TensorVariable) -> tuple:
+    from ..ops.shape import shape_i
+
+    return (shape_i(x, x.type.ndim - 2), shape_i(x, x.type.ndim - 1))
+
+
+class MaxPoolGrad(_PoolBase):
+    """The gradient of max pooling: ``gy`` routed to each window's (first) maximum.
+
+    Inputs: ``x`` (the pooled input) and ``gy`` (shaped like the pooled output).
+    """
+
+    def make_node(self, x: Any, gy: Any) -> Apply:
+        x, gy = self._check(x, "the input"), self._check(gy, "the output gradient")
+        if gy.type.ndim != x.type.ndim or gy.type.dtype != x.type.dtype:
+            raise TypeError(f"MaxPoolGrad: the output gradient {gy.type} must have the input's "
+                            f"dtype and ndim ({x.type})")
+        return Apply(self, [x, gy], [x.type])
+
+    def perform(self, node, x, gy):
+        idx, geom = self._argmax(x)
+        return self._scatter(idx, gy, x.shape[-2], x.shape[-1], geom)
+
+    def L_op(self, node, inputs, outputs, output_grads):
+        from ..ops.alloc import zeros_like
+
+        x, gy = inputs
+        # The routing is piecewise constant in x: zero almost everywhere.
+        return [zeros_like(x), MaxPoolGradGrad(**self._kwargs())(x, output_grads[0])]
+
+    def infer_shape(self, node, input_shapes):
+        return [input_shapes[0]]
+
+
+class MaxPoolGradGrad(_PoolBase):
+    """``G`` (shaped like the input of max pooling) gathered at each window's maximum of
+    ``x``: the pullback of :class:`MaxPoolGrad` with respect to its output gradient."""
+
+    def make_node(self, x: Any, G: Any) -> Apply:
+        x, G = self._check(x, "the input"), self._check(G, "the gradient")
+        if G.type.ndim != x.type.ndim or G.type.dtype != x.type.dtype:
+            raise TypeError(f"MaxPoolGradGrad: {G.type} must have the dtype and ndim of {x.type}")
+        out = pool_output_shape(x.type.shape, self.ws, self.ignore_border, self.stride, self.pad)
+        return Apply(self, [x, G], [TensorType(x.type.dtype, out)])
+
+    def perform(self, node, x, G):
+        idx, (oh, ow, eh, ew) = self._argmax(x)
+        h, w = x.shape[-2:]
+        wh, ww = self.ws
+        if self._fast(h, w):
+            Gr = G[..., :oh * wh, :ow * ww].reshape(G.shape[:-2] + (oh, wh, ow, ww))
+            flat = Gr.swapaxes(-3, -2).reshape(G.shape[:-2] + (oh, ow, wh * ww))
+        else:
+            win = self._windows(self._padded(G, 0, eh, ew), oh, ow)
+            flat = win.reshape(win.shape[:-2] + (wh * ww,))
+        return np.take_along_axis(flat, idx[..., None], axis=-1)[..., 0]
+
+    def L_op(self, node, inputs, outputs, output_grads):
+        from ..ops.alloc import zeros_like
+
+        x, G = inputs
+        return [zeros_like(x), MaxPoolGrad(**self._kwargs())(x, output_grads[0])]
+
+
+class AveragePoolGrad(_PoolBase):
+    """The gradient of average pooling: each output gradient spread evenly over its
+    window. Inputs: ``gy`` and ``input_hw``, the int vector of the input's last two
+    dimensions."""
+
+    def make_node(self, gy: Any, input_hw: Any) -> Apply:
+        gy = self._check(gy, "the output gradient")
+        hw, static = _shape2(input_hw, "AveragePoolGrad")
+        return Apply(self, [gy, hw], [TensorType(gy.type.dtype, gy.type.shape[:-2] + static)])
+
+    def perform(self, node, gy, hw):
+        h, w = int(hw[0]), int(hw[1])
+        oh, ow, eh, ew = self._geometry(h, w)
+        if gy.shape[-2:] != (oh, ow):
+            raise ValueError(f"AveragePoolGrad: an output gradient of shape {gy.shape} does not "
+                             f"match an input of spatial shape {(h, w)}")
+        wh, ww = self.ws
+        lead = gy.shape[:-2]
+        if self._fast(h, w):
+            scaled = gy * gy.dtype.type(1.0 / (wh * ww))
+            gx = np.broadcast_to(scaled[..., :, None, :, None], lead + (oh, wh, ow, ww))
+            gx = gx.reshape(lead + (oh * wh, ow * ww))
+            if (oh * wh, ow * ww) != (h, w):
+                full = np.zeros(lead + (h, w), dtype=gy.dtype)
+                full[..., :oh * wh, :ow * ww] = gx
+                gx = full
+            return gx
+        scaled = gy / self._counts(h, w, oh, ow, gy.dtype)
+        ph, pw = self.pad
+        sh, sw = self.stride
+        gxp = np.zeros(lead + (h + 2 * ph + eh, w + 2 * pw + ew), dtype=gy.dtype)
+        for i in range(wh):
+            for j in range(ww):
+                gxp[..., i:i + sh * (oh - 1) + 1:sh, j:j + sw * (ow - 1) + 1:sw] += scaled
+        return gxp[..., ph:ph + h, pw:pw + w]
+
+    def L_op(self, node, inputs, outputs, output_grads):
+        from ..gradient import disconnected_type
+
+        return [Pool(**self._kwargs())(output_grads[0]), disconnected_type()]
+
+    def connection_pattern(self, node):
+        return [[True], [False]]
+
+
+_POOL_KWARGS = ("ws", "ignore_border", "stride", "pad", "mode")
+
+
+def pool_2d(input: Any, ws: Sequence[int] | int, ignore_border: bool = True,
+            stride: Sequence[int] | int | None = None, pad: Sequence[int] | int = (0, 0),
+            mode: str = "max", **kwargs: Any) -> TensorVariable:
+    """Pool the last two axes of ``input`` over windows of size ``ws``.
+
+    Parameters
+    ----------
+    input : tensor with at least 2 dims, usually (N, C, H, W)
+    ws : int or (int, int)
+        Window size.
+    ignore_border : bool
+        True: drop partial windows at the bottom/right edge (PyTorch's default). False:
+        keep them (Theano's ``ignore_border=False``).
+    stride : int or (int, int), optional
+        Step between windows (default: ``ws``, non-overlapping).
+    pad : int or (int, int)
+        Implicit padding (``-inf`` for max, zeros for averages), smaller than ``ws``.
+    mode : {'max', 'average_inc_pad', 'average_exc_pad'}
+        ``'average_inc_pad'`` divides by the window size including padding,
+        ``'average_exc_pad'`` by the number of real elements (``'average'`` is an alias
+        of the former).
+
+    Examples
+    --------
+    >>> x = T.tensor4('x', shape=(None, 32, 24, 24))
+    >>> T.nnet.pool_2d(x, (2, 2)).type
+    float32(?, 32, 12, 12)
+    """
+    if kwargs:
+        _refuse_kwargs("pool_2d", kwargs, _POOL_KWARGS + ("input",))
+    return Pool(ws, stride, pad, ignore_border, mode)(input)
+
+
+def global_pool_2d(input: Any, mode: str = "average") -> TensorVariable:
+    """Pool each feature map to one value: (N, C, H, W) -> (N, C).
+
+    ``mode`` is ``'average'`` (or ``'mean'``) or ``'max'``.
+    """
+    from ..ops.reduce import max as _max, mean
+
+    x = as_tensor_variable(input)
+    if x.type.ndim < 2:
+        raise TypeError(f"global_pool_2d: the input needs at least 2 dimensions, got {x.type}")
+    axes = (x.type.ndim - 2, x.type.ndim - 1)
+    if mode in ("average", "mean"):
+        return mean(x, axis=axes)
+    if mode == "max":
+        return _max(x, axis=axes)
+    raise ValueError(f"global_pool_2d: mode must be 'average' or 'max', got {mode!r}")
+
+
+def global_average_pool_2d(input: Any) -> TensorVariable:
+    """Mean over the last two axes: (N, C, H, W) -> (N, C)."""
+    return global_pool_2d(input, "average")
+
+
+def global_max_pool_2d(input: Any) -> TensorVariable:
+    """Maximum over the last two axes: (N, C, H, W) -> (N, C)."""
+    return global_pool_2d(input, "max")
+
+
+__all__ = ["pool_2d", "pool_output_shape", "global_pool_2d", "global_average_pool_2d",
+           "global_max_pool_2d", "Pool", "MaxPoolGrad", "MaxPoolGradGrad", "AveragePoolGrad"]
