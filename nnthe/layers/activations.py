@@ -1,0 +1,198 @@
+"""Activation functions by name: the registry behind every layer's ``activation=``.
+
+The functions come from :mod:`nnthe.nnet` when it provides them (so the graph holds the
+fused, stable ops the rewrites know); small fallbacks written with core ops are used
+otherwise.
+
+Examples
+--------
+>>> from nnthe.layers import activations
+>>> relu = activations.get('relu')
+>>> activations.get(None) is activations.linear
+True
+"""
+from __future__ import annotations
+
+import difflib
+import math
+from typing import Any, Callable
+
+from ..core.ops import elemwise as E
+from ..core.ops.reduce import max as _max, sum as _sum
+from ..core.variable import TensorVariable
+
+Activation = Callable[[TensorVariable], TensorVariable]
+
+
+def _nnet(name: str) -> Callable | None:
+    """``nnthe.nnet.<name>`` (or ``nnthe.core.nnet.<name>``) if it exists, else None."""
+    import importlib
+
+    for module in ("nnthe.nnet", "nnthe.core.nnet"):
+        try:
+            mod = importlib.import_module(module)
+        except ImportError:
+            continue
+        fn = getattr(mod, name, None)
+        if fn is not None:
+            return fn
+    return None
+
+
+def linear(x: TensorVariable) -> TensorVariable:
+    """The identity (no activation)."""
+    return x
+
+
+def relu(x: TensorVariable) -> TensorVariable:
+    """max(x, 0)."""
+    f = _nnet("relu")
+    return f(x) if f is not None else E.maximum(x, 0)
+
+
+def leaky_relu(x: TensorVariable, alpha: float = 0.01) -> TensorVariable:
+    """x where x > 0, else alpha * x."""
+    f = _nnet("relu")
+    return f(x, alpha=alpha) if f is not None else E.maximum(x, alpha * x)
+
+
+def elu(x: TensorVariable) -> TensorVariable:
+    """x where x > 0, else exp(x) - 1."""
+    f = _nnet("elu")
+    # expm1 of min(x, 0) keeps the unused branch finite, so its gradient is not NaN.
+    return f(x) if f is not None else E.switch(E.gt(x, 0), x, E.expm1(E.minimum(x, 0)))
+
+
+_SELU_ALPHA = 1.6732632423543772
+_SELU_SCALE = 1.0507009873554805
+
+
+def selu(x: TensorVariable) -> TensorVariable:
+    """Klambauer et al. (2017): scale * elu(x) with alpha 1.6733, scale 1.0507."""
+    f = _nnet("selu")
+    if f is not None:
+        return f(x)
+    return _SELU_SCALE * E.switch(E.gt(x, 0), x, _SELU_ALPHA * E.expm1(E.minimum(x, 0)))
+
+
+def gelu(x: TensorVariable) -> TensorVariable:
+    """x * Phi(x), the exact (erf) form."""
+    f = _nnet("gelu")
+    return f(x) if f is not None else 0.5 * x * (1 + E.erf(x * (1 / math.sqrt(2.0))))
+
+
+def silu(x: TensorVariable) -> TensorVariable:
+    """x * sigmoid(x) (a.k.a. swish)."""
+    f = _nnet("silu")
+    return f(x) if f is not None else x * E.sigmoid(x)
+
+
+def softsign(x: TensorVariable) -> TensorVariable:
+    """x / (1 + |x|)."""
+    f = _nnet("softsign")
+    return f(x) if f is not None else x / (1 + E.abs(x))
+
+
+def hard_sigmoid(x: TensorVariable) -> TensorVariable:
+    """clip(0.2 * x + 0.5, 0, 1)."""
+    f = _nnet("hard_sigmoid")
+    return f(x) if f is not None else E.clip(0.2 * x + 0.5, 0, 1)
+
+
+def sigmoid(x: TensorVariable) -> TensorVariable:
+    """1 / (1 + exp(-x))."""
+    return E.sigmoid(x)
+
+
+def tanh(x: TensorVariable) -> TensorVariable:
+    """Hyperbolic tangent."""
+    return E.tanh(x)
+
+
+def softplus(x: TensorVariable) -> TensorVariable:
+    """log(1 + exp(x))."""
+    return E.softplus(x)
+
+
+def exponential(x: TensorVariable) -> TensorVariable:
+    """exp(x)."""
+    return E.exp(x)
+
+
+def softmax(x: TensorVariable) -> TensorVariable:
+    """Softmax over the last axis."""
+    f = _nnet("softmax")
+    if f is not None:
+        return f(x)
+    e = E.exp(x - _max(x, axis=-1, keepdims=True))
+    return e / _sum(e, axis=-1, keepdims=True)
+
+
+def log_softmax(x: TensorVariable) -> TensorVariable:
+    """log(softmax(x)) over the last axis, computed stably."""
+    f = _nnet("log_softmax")
+    if f is not None:
+        return f(x)
+    shifted = x - _max(x, axis=-1, keepdims=True)
+    return shifted - E.log(_sum(E.exp(shifted), axis=-1, keepdims=True))
+
+
+_REGISTRY: dict[str, Activation] = {
+    "linear": linear, "identity": linear, "relu": relu, "leaky_relu": leaky_relu,
+    "elu": elu, "selu": selu, "gelu": gelu, "silu": silu, "swish": silu,
+    "softsign": softsign, "hard_sigmoid": hard_sigmoid, "sigmoid": sigmoid, "tanh": tanh,
+    "softplus": softplus, "exponential": exponential, "exp": exponential,
+    "softmax": softmax, "log_softmax": log_softmax,
+}
+
+
+def register(name: str, fn: Activation) -> None:
+    """Make ``fn`` available as ``activation=name`` in every layer.
+
+    Raises
+    ------
+    ValueError
+        If ``name`` is already registered.
+    """
+    if name in _REGISTRY:
+        raise ValueError(f"activation {name!r} is already registered")
+    if not callable(fn):
+        raise TypeError(f"activation {name!r} must be callable, got {type(fn).__name__}")
+    _REGISTRY[name] = fn
+
+
+def get(activation: str | Activation | None) -> Activation:
+    """The function for ``activation``: a registered name, a callable, or None (linear).
+
+    Raises
+    ------
+    ValueError
+        For an unknown name, with a "did you mean" hint.
+    TypeError
+        For something that is neither a string nor callable.
+    """
+    if activation is None:
+        return linear
+    if isinstance(activation, str):
+        key = activation.lower()
+        if key not in _REGISTRY:
+            hint = difflib.get_close_matches(key, list(_REGISTRY), n=1)
+            raise ValueError(f"unknown activation {activation!r}"
+                             + (f"; did you mean {hint[0]!r}?" if hint else "")
+                             + f" Known: {sorted(_REGISTRY)}")
+        return _REGISTRY[key]
+    if callable(activation):
+        return activation
+    raise TypeError(f"activation must be a name or a callable, got {type(activation).__name__}: "
+                    f"{activation!r}")
+
+
+def name_of(activation: Activation) -> str:
+    """The registered name of ``activation`` (or its ``__name__``)."""
+    for k, v in _REGISTRY.items():
+        if v is activation:
+            return k
+    return getattr(activation, "__name__", repr(activation))
+
+
+__all__ = ["get", "register", "name_of"] + sorted(set(f.__name__ for f in _REGISTRY.values()))

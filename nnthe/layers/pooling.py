@@ -1,0 +1,90 @@
+"""Pooling layers: :class:`MaxPool2D`, :class:`AvgPool2D`, :class:`GlobalAvgPool2D`."""
+from __future__ import annotations
+
+from typing import Any
+
+from ..core.ops.reduce import mean
+from ..core.types import fmt_shape
+from ..core.variable import TensorVariable
+from . import activations as _act
+from .base import Layer, Shape
+from .conv import _pair
+
+
+class _Pool2D(Layer):
+    mode = "max"
+
+    def __init__(self, pool_size: Any = 2, stride: Any = None, padding: Any = 0,
+                 name: str | None = None) -> None:
+        super().__init__(name=name)
+        self.pool_size = _pair(pool_size, f"{type(self).__name__} pool_size", 1)
+        self.stride = self.pool_size if stride is None else _pair(stride, f"{type(self).__name__} stride", 1)
+        self.padding = _pair(padding, f"{type(self).__name__} padding", 0)
+        if any(p >= k for p, k in zip(self.padding, self.pool_size)):
+            raise ValueError(f"{type(self).__name__}: padding {self.padding} must be smaller than "
+                             f"pool_size {self.pool_size}")
+
+    def output_shape(self, input_shape: Shape) -> Shape:
+        self._check_ndim(input_shape, 4, " (N, C, H, W)")
+        out = list(input_shape[:2])
+        for d, size in enumerate(input_shape[2:]):
+            if size is None:
+                out.append(None)
+                continue
+            padded = size + 2 * self.padding[d]
+            if padded < self.pool_size[d]:
+                raise ValueError(f"{self!r}: the pool window {self.pool_size} is larger than the "
+                                 f"padded input of shape {fmt_shape(input_shape)}")
+            out.append((padded - self.pool_size[d]) // self.stride[d] + 1)
+        return tuple(out)
+
+    def call(self, x: TensorVariable, training: bool = False) -> TensorVariable:
+        pool_2d = _act._nnet("pool_2d")
+        if pool_2d is None:
+            raise NotImplementedError(f"{type(self).__name__} needs T.nnet.pool_2d, which is not available")
+        self._check_ndim(x.type.shape, 4, " (N, C, H, W)")
+        return pool_2d(x, self.pool_size, ignore_border=True, stride=self.stride,
+                       pad=self.padding, mode=self.mode)
+
+
+class MaxPool2D(_Pool2D):
+    """The maximum over windows of ``pool_size`` (stride defaults to ``pool_size``;
+    borders that do not fill a window are dropped).
+
+    Examples
+    --------
+    >>> layers.MaxPool2D(2).output_shape((None, 32, 24, 24))
+    (None, 32, 12, 12)
+    """
+
+    mode = "max"
+
+    def __init__(self, pool_size: Any = 2, stride: Any = None, padding: Any = 0,
+                 name: str | None = None) -> None:
+        super().__init__(pool_size, stride, padding, name)
+
+
+class AvgPool2D(_Pool2D):
+    """The mean over windows of ``pool_size``; padded zeros are not counted
+    (``count_include_pad=False``, PyTorch's option) unless asked for.
+    """
+
+    def __init__(self, pool_size: Any = 2, stride: Any = None, padding: Any = 0,
+                 count_include_pad: bool = False, name: str | None = None) -> None:
+        super().__init__(pool_size, stride, padding, name)
+        self.mode = "average_inc_pad" if count_include_pad else "average_exc_pad"
+
+
+class GlobalAvgPool2D(Layer):
+    """The mean over the spatial axes: (N, C, H, W) -> (N, C)."""
+
+    def __init__(self, name: str | None = None) -> None:
+        super().__init__(name=name)
+
+    def output_shape(self, input_shape: Shape) -> Shape:
+        self._check_ndim(input_shape, 4, " (N, C, H, W)")
+        return tuple(input_shape[:2])
+
+    def call(self, x: TensorVariable, training: bool = False) -> TensorVariable:
+        self._check_ndim(x.type.shape, 4, " (N, C, H, W)")
+        return mean(x, axis=(2, 3))
