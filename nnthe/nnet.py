@@ -1,0 +1,24 @@
+"""The neural-network namespace, ``T.nnet`` (as in Theano).
+
+Convolution (``conv2d``, ``conv_output_shape``), pooling (``pool_2d``,
+``pool_output_shape``, global pooling), softmax and cross-entropies (``softmax``,
+``log_softmax``, ``logsumexp``, ``categorical_crossentropy``, ``binary_crossentropy``,
+``softmax_cross_entropy_with_logits``, ``sigmoid_binary_crossentropy``), activations
+(``relu``, ``elu``, ``selu``, ``gelu``, ``silu``/``swish``, ``hard_sigmoid``,
+``softsign``, ``sigmoid``, ``softplus``), ``one_hot`` and ``batch_normalization``.
+
+Examples
+--------
+>>> import nnthe.tensor as T
+>>> x = T.tensor4('x', shape=(None, 1, 28, 28)); w = T.tensor4('w', shape=(32, 1, 5, 5))
+>>> h = T.nnet.pool_2d(T.nnet.relu(T.nnet.conv2d(x, w)), (2, 2))
+"""
+from __future__ import annotations
+
+from .core.nnet import *  # noqa: F401,F403
+from .core.nnet import __all__ as _core_all
+
+#: Theano's name for ``categorical_crossentropy`` with integer labels.
+crossentropy_categorical_1hot = categorical_crossentropy  # noqa: F405
+
+__all__ = list(_core_all) + ["crossentropy_categorical_1hot"]
