@@ -107,8 +107,8 @@ class Model(Layer):
         str
             The table.
         """
-        if input_shape is not None:
-            self.output_shape(input_shape)
+        if input_shape is not None and not self.built:
+            Model.output_shape(self, input_shape)  # traces, so the layers get built
         if not self.built:
             raise ValueError(f"{type(self).__name__}.summary(): the model has not been built; "
                              f"call it on an input first or pass input_shape=(None, ...)")
