@@ -100,7 +100,8 @@ def shared(value: Any, name: str | None = None, borrow: bool = False,
         arr = np.asarray(value, dtype=dtype)
     elif isinstance(value, np.ndarray):
         arr = value
-    elif isinstance(value, (float, np.floating)) and not isinstance(value, np.ndarray):
+    elif isinstance(value, float) and not isinstance(value, np.generic):
+        # A Python float is untyped; a NumPy scalar (np.float64(0)) keeps its dtype.
         arr = np.asarray(value, dtype=config.floatX)
     else:
         arr = np.asarray(value)

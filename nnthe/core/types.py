@@ -185,7 +185,10 @@ class TensorType(Type):
                 "compiled functions take NumPy arrays (use givens= to substitute variables)"
             )
         if isinstance(value, (bool, int, float, complex, np.number, np.bool_)):
-            arr = np.asarray(value, dtype=self._np_dtype)
+            try:
+                arr = np.asarray(value, dtype=self._np_dtype)
+            except OverflowError:
+                raise TypeError(f"{name}: the number {value!r} does not fit in {self.dtype}") from None
             if not allow_downcast and not np.isnan(arr).any() and arr.item() != value:
                 raise TypeError(
                     f"{name}: the number {value!r} cannot be represented exactly as "
@@ -202,6 +205,12 @@ class TensorType(Type):
             raise TypeError(f"{name}: expected an array of {self.dtype}, got an array of dtype {arr.dtype}")
         if allow_downcast or np.can_cast(arr.dtype, self._np_dtype, casting="safe"):
             return arr.astype(self._np_dtype)
+        if not isinstance(value, np.ndarray):
+            # Python data ([1, 2] for a float32 input) is untyped: accept it when exact.
+            with np.errstate(all="ignore"):
+                converted = arr.astype(self._np_dtype)
+            if np.array_equal(converted, arr):
+                return converted
         raise TypeError(
             f"{name}: expected an array of {self.dtype}, got {arr.dtype}; converting would "
             f"lose information. Convert the data (x.astype('{self.dtype}')) or pass "

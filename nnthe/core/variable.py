@@ -261,7 +261,11 @@ def constant(value: Any, dtype: Any = None, name: str | None = None) -> TensorCo
         raise TypeError(
             f"cannot make a numeric constant from {type(value).__name__} {value!r} "
             f"(dtype {arr.dtype}); expected numbers or arrays of {ALL_DTYPES}")
-    return TensorConstant(TensorType(arr.dtype.name, arr.shape), arr, name=name, weak=weak)
+    c = TensorConstant(TensorType(arr.dtype.name, arr.shape), arr, name=name, weak=weak)
+    if weak:
+        # Keep the exact number: retyping 0.1 to float64 must not go through float32.
+        c.tag["weak_value"] = value
+    return c
 
 
 def as_tensor_variable(x: Any, name: str | None = None, ndim: int | None = None,
@@ -304,11 +308,15 @@ def retype_weak(v: TensorConstant, dtype: str) -> TensorVariable:
     does not fit in an integer ``dtype`` (then the usual upcast applies)."""
     if v.type.dtype == dtype:
         return v
+    exact = v.tag.get("weak_value", v.data)
     with np.errstate(all="ignore"):
-        new = np.asarray(v.data).astype(dtype)
-    if new.dtype.kind in "iub" and not np.array_equal(new, v.data):
+        new = np.asarray(exact).astype(dtype)
+    if new.dtype.kind in "iub" and not np.array_equal(new, exact):
         return v
-    return TensorConstant(TensorType(dtype, new.shape), new, name=v.name, weak=True)
+    c = TensorConstant(TensorType(dtype, new.shape), new, name=v.name, weak=True)
+    if "weak_value" in v.tag:
+        c.tag["weak_value"] = v.tag["weak_value"]
+    return c
 
 
 def tensor_of(type: TensorType, name: str | None = None) -> TensorVariable:
