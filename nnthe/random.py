@@ -1,0 +1,359 @@
+"""Random numbers: symbolic random streams for graphs, and the global generator used by
+initializers.
+
+A :class:`RandomStream` creates one state per draw: a shared variable holding a plain
+``uint64[6]`` array (a Philox key of 2 words and counter of 4). The draw's op rebuilds a
+``np.random.Philox`` from that array, samples, and returns the advanced state, which is
+the shared variable's ``default_update``. So every call of a compiled function draws new
+numbers, functions sharing a stream advance the same states, the same seed gives the
+same numbers, and the state is ordinary array data that a checkpoint stores as is
+(:meth:`RandomStream.get_state` / :meth:`RandomStream.set_state`).
+
+``uniform`` and ``normal`` are a standard draw followed by an affine map, so gradients
+flow to ``low``/``high`` and ``avg``/``std`` (the reparameterization trick); the other
+distributions have an undefined gradient with respect to their parameters.
+
+Examples
+--------
+>>> srng = nnthe.random.RandomStream(seed=42)
+>>> x = T.matrix('x')
+>>> mask = srng.bernoulli(x.shape, p=0.5)
+>>> f = nnthe.function([x], x * mask)      # a new mask on every call
+"""
+from __future__ import annotations
+
+from collections import OrderedDict
+from typing import Any, Sequence
+
+import numpy as np
+
+from .config import config
+from .core.graph import Apply, Op
+from .core.ops import elemwise as E
+from .core.shared import SharedVariable, shared
+from .core.types import TensorType, is_float_dtype, is_int_dtype, normalize_dtype
+from .core.variable import TensorVariable, as_tensor_variable, constant
+
+_STATE_WORDS = 6  # Philox key (2) + counter (4)
+
+
+def _initial_state(seed: int, index: int) -> np.ndarray:
+    """The state of draw ``index`` of a stream seeded with ``seed``: an independent key
+    per draw (SeedSequence hashing), counter 0."""
+    state = np.zeros(_STATE_WORDS, dtype=np.uint64)
+    state[:2] = np.random.SeedSequence([seed, index]).generate_state(2, dtype=np.uint64)
+    return state
+
+
+def _check_seed(seed: Any) -> int:
+    if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise TypeError(f"a seed must be a non-negative int, got {seed!r}")
+    return int(seed)
+
+
+class RandomDraw(Op):
+    """Draw from a distribution with a Philox state; outputs ``(new_state, sample)``.
+
+    Inputs: ``state`` (uint64[6]), ``size`` (int64 vector), then the distribution's
+    parameters. ``dist`` is one of ``'uniform'`` (standard, [0, 1)), ``'normal'``
+    (standard), ``'binomial'`` (n, p), ``'integers'`` (low, high), ``'permutation'`` (n)
+    and ``'choice'`` (a, [p]).
+    """
+
+    __props__ = ("dist", "dtype", "replace")
+
+    def __init__(self, dist: str, dtype: str, replace: bool = True) -> None:
+        self.dist = dist
+        self.dtype = dtype
+        self.replace = bool(replace)
+
+    def make_node(self, state: Any, size: Any, *params: Any, static: tuple = ()) -> Apply:
+        state = as_tensor_variable(state)
+        if state.type.dtype != "uint64" or state.type.ndim != 1:
+            raise TypeError(f"RandomDraw: the state must be a uint64 vector, got {state.type}")
+        return Apply(self, [state, size] + [as_tensor_variable(p) for p in params],
+                     [state.type, TensorType(self.dtype, static)])
+
+    def make_thunk(self, node):
+        dist, dtype, replace = self.dist, np.dtype(self.dtype), self.replace
+
+        def draw(state, size, *params):
+            bitgen = np.random.Philox(key=state[:2], counter=state[2:])
+            gen = np.random.Generator(bitgen)
+            shp = tuple(size.tolist())
+            if dist == "uniform":
+                sample = gen.random(shp, dtype=dtype)
+            elif dist == "normal":
+                sample = gen.standard_normal(shp, dtype=dtype)
+            elif dist == "binomial":
+                sample = gen.binomial(params[0], params[1], shp).astype(dtype, copy=False)
+            elif dist == "integers":
+                sample = gen.integers(params[0], params[1], shp, dtype=dtype, endpoint=False)
+            elif dist == "permutation":
+                sample = gen.permutation(int(params[0])).astype(dtype, copy=False)
+            else:  # choice
+                p = params[1] if len(params) > 1 else None
+                sample = np.asarray(gen.choice(params[0], shp, replace=replace, p=p)).astype(dtype, copy=False)
+            new_state = np.empty(_STATE_WORDS, dtype=np.uint64)
+            new_state[:2] = state[:2]
+            new_state[2:] = bitgen.state["state"]["counter"]
+            return new_state, np.asarray(sample)
+
+        return draw
+
+    def perform(self, node, *inputs):
+        return self.make_thunk(node)(*inputs)
+
+    def L_op(self, node, inputs, outputs, output_grads):
+        from .core.gradient import disconnected_type, grad_undefined
+
+        grads = [disconnected_type(), disconnected_type()]
+        for k, p in enumerate(inputs[2:]):
+            if is_float_dtype(p.type.dtype):
+                grads.append(grad_undefined(self, k + 2, p, f"{self.dist} samples are not "
+                                            "differentiable with respect to their parameters"))
+            else:
+                grads.append(disconnected_type())
+        return grads
+
+    def connection_pattern(self, node):
+        return [[False, False], [False, False]] + [
+            [False, is_float_dtype(p.type.dtype)] for p in node.inputs[2:]]
+
+    def __str__(self) -> str:
+        return f"RandomDraw{{{self.dist}, {self.dtype}}}"
+
+
+class RandomStream:
+    """A source of symbolic random tensors whose state lives in shared variables.
+
+    Parameters
+    ----------
+    seed : int, optional
+        The seed of every draw's state (draw ``k`` gets its own independent Philox key
+        derived from ``(seed, k)``). Default: from :func:`default_rng`.
+    name : str
+        Prefix of the state variables' names: ``f"{name}/{k}"`` for the k-th draw.
+
+    Examples
+    --------
+    >>> srng = RandomStream(seed=1)
+    >>> u = srng.uniform((2, 3))
+    >>> f = nnthe.function([], u)
+    >>> f().shape
+    (2, 3)
+    """
+
+    def __init__(self, seed: int | None = None, name: str = "random") -> None:
+        if seed is None:
+            seed = int(default_rng().integers(2 ** 63))
+        self._seed = _check_seed(seed)
+        if not isinstance(name, str) or not name:
+            raise TypeError(f"RandomStream: name must be a non-empty string, got {name!r}")
+        self.name = name
+        self._states: list[SharedVariable] = []
+
+    # -- state -----------------------------------------------------------------------
+    def state_variables(self) -> "OrderedDict[str, SharedVariable]":
+        """The shared variables holding each draw's state, by stable name, in draw order."""
+        return OrderedDict((s.name, s) for s in self._states)
+
+    def get_state(self) -> dict[str, np.ndarray]:
+        """A copy of every state array, by name (for checkpoints)."""
+        return {s.name: s.get_value() for s in self._states}
+
+    def set_state(self, state: dict[str, np.ndarray]) -> None:
+        """Restore states saved by :meth:`get_state`.
+
+        Strict: the keys must be exactly this stream's state names and each value a
+        uint64 array of shape (6,); nothing changes unless all of them match.
+        """
+        if not isinstance(state, dict):
+            raise TypeError(f"set_state: expected a dict of arrays, got {type(state).__name__}")
+        mine = self.state_variables()
+        missing, extra = sorted(set(mine) - set(state)), sorted(set(state) - set(mine))
+        if missing or extra:
+            raise ValueError(f"set_state: the keys do not match stream {self.name!r}: missing "
+                             f"{missing}, unexpected {extra}")
+        checked = {}
+        for k, v in state.items():
+            arr = np.asarray(v)
+            if arr.shape != (_STATE_WORDS,) or arr.dtype != np.uint64:
+                raise ValueError(f"set_state: {k!r} must be a uint64 array of shape "
+                                 f"({_STATE_WORDS},), got {arr.dtype} {arr.shape}")
+            checked[k] = arr
+        for k, arr in checked.items():
+            mine[k].set_value(arr)
+
+    def seed(self, seed: int) -> None:
+        """Reseed every state of this stream (and the draws made after)."""
+        self._seed = _check_seed(seed)
+        for k, s in enumerate(self._states):
+            s.set_value(_initial_state(self._seed, k))
+
+    def _new_state(self) -> SharedVariable:
+        k = len(self._states)
+        s = shared(_initial_state(self._seed, k), name=f"{self.name}/{k}")
+        s.tag["random_state"] = True
+        self._states.append(s)
+        return s
+
+    def _draw(self, dist: str, dtype: str, size: Any, params: Sequence[Any],
+              replace: bool = True, static: tuple | None = None) -> TensorVariable:
+        from .core.ops.shape import as_shape_vector
+
+        if size is None:
+            size = ()
+        if isinstance(size, TensorVariable) and size.type.ndim == 1 and size.type.shape[0] is None:
+            raise ValueError(f"{dist}: the length of the size vector {size!r} must be known "
+                             "statically")
+        size_v, size_static = as_shape_vector(size, dist)
+        if static is None:
+            static = size_static
+        state = self._new_state()
+        new_state, sample = RandomDraw(dist, dtype, replace).make_node(
+            state, size_v, *params, static=static).outputs
+        state.default_update = new_state
+        return sample
+
+    # -- distributions ---------------------------------------------------------------
+    def uniform(self, size: Any = None, low: Any = 0.0, high: Any = 1.0,
+                dtype: Any = None) -> TensorVariable:
+        """Uniform samples in ``[low, high)`` of shape ``size`` (a tuple, or ``x.shape``).
+
+        Gradients flow to ``low`` and ``high`` (``low + (high - low) * u``).
+        """
+        dtype = _float_dtype(dtype, "uniform")
+        u = self._draw("uniform", dtype, size, ())
+        if _is_number(low, 0.0) and _is_number(high, 1.0):
+            return u
+        low_v, high_v = _affine_param(low, dtype), _affine_param(high, dtype)
+        return low_v + (high_v - low_v) * u
+
+    def normal(self, size: Any = None, avg: Any = 0.0, std: Any = 1.0,
+               dtype: Any = None) -> TensorVariable:
+        """Normal samples ``avg + std * eps`` of shape ``size``; gradients flow to ``avg``
+        and ``std``."""
+        dtype = _float_dtype(dtype, "normal")
+        eps = self._draw("normal", dtype, size, ())
+        if _is_number(avg, 0.0) and _is_number(std, 1.0):
+            return eps
+        return _affine_param(avg, dtype) + _affine_param(std, dtype) * eps
+
+    def binomial(self, size: Any = None, n: Any = 1, p: Any = 0.5,
+                 dtype: Any = "int64") -> TensorVariable:
+        """Binomial samples (``n`` trials of probability ``p``) of shape ``size``."""
+        dtype = normalize_dtype(dtype)
+        return self._draw("binomial", dtype, size, (_int_param(n, "binomial", "n"),
+                                                    _prob_param(p, "binomial")))
+
+    def bernoulli(self, size: Any = None, p: Any = 0.5, dtype: Any = None) -> TensorVariable:
+        """0/1 samples with probability ``p`` of 1, of dtype ``floatX`` by default (ready
+        to multiply as a dropout mask)."""
+        return self.binomial(size, 1, p, normalize_dtype(dtype))
+
+    def integers(self, low: Any, high: Any = None, size: Any = None,
+                 dtype: Any = "int64") -> TensorVariable:
+        """Integers in ``[low, high)`` (``[0, low)`` when ``high`` is None)."""
+        if high is None:
+            low, high = 0, low
+        dtype = normalize_dtype(dtype)
+        if not is_int_dtype(dtype):
+            raise TypeError(f"integers: dtype must be an integer dtype, got {dtype}")
+        return self._draw("integers", dtype, size, (_int_param(low, "integers", "low"),
+                                                    _int_param(high, "integers", "high")))
+
+    def permutation(self, n: Any, dtype: Any = "int64") -> TensorVariable:
+        """A random permutation of ``range(n)``."""
+        from .core.ops.shape import constant_value
+
+        n_v = _int_param(n, "permutation", "n")
+        if n_v.type.ndim != 0:
+            raise TypeError(f"permutation: n must be an integer scalar, got {n_v.type}")
+        val = constant_value(n_v)
+        return self._draw("permutation", normalize_dtype(dtype), (), (n_v,),
+                          static=(None if val is None else int(val),))
+
+    def choice(self, size: Any = None, a: Any = 2, replace: bool = True, p: Any = None,
+               dtype: Any = "int64") -> TensorVariable:
+        """Samples of shape ``size`` from ``range(a)`` (an int) or the vector ``a``,
+        with or without replacement, with probabilities ``p`` (uniform when None)."""
+        a_v = as_tensor_variable(a)
+        if a_v.type.ndim > 1:
+            raise TypeError(f"choice: a must be an int or a vector, got {a_v.type}")
+        params = [a_v] if p is None else [a_v, _prob_param(p, "choice")]
+        if a_v.type.ndim == 1 and dtype == "int64" and not is_int_dtype(a_v.type.dtype):
+            dtype = a_v.type.dtype
+        return self._draw("choice", normalize_dtype(dtype), size, params, replace=replace)
+
+
+def _float_dtype(dtype: Any, what: str) -> str:
+    dtype = normalize_dtype(dtype)
+    if dtype not in ("float32", "float64"):
+        raise TypeError(f"{what}: dtype must be float32 or float64, got {dtype}")
+    return dtype
+
+
+def _is_number(v: Any, target: float) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and v == target
+
+
+def _affine_param(v: Any, dtype: str) -> Any:
+    if isinstance(v, (int, float)) and not isinstance(v, bool):
+        return float(v)  # a weak constant: takes the sample's dtype
+    return as_tensor_variable(v)
+
+
+def _int_param(v: Any, what: str, name: str) -> TensorVariable:
+    v = as_tensor_variable(v)
+    if not is_int_dtype(v.type.dtype):
+        raise TypeError(f"{what}: {name} must be an integer, got {v!r} of dtype {v.type.dtype}")
+    return v
+
+
+def _prob_param(p: Any, what: str) -> TensorVariable:
+    if isinstance(p, (int, float)) and not isinstance(p, bool):
+        if not 0.0 <= p <= 1.0:
+            raise ValueError(f"{what}: p must be in [0, 1], got {p!r}")
+        return constant(np.asarray(p, dtype="float64"))
+    v = as_tensor_variable(p)
+    if not is_float_dtype(v.type.dtype):
+        raise TypeError(f"{what}: p must be a float probability, got dtype {v.type.dtype}")
+    return v
+
+
+# ---------------------------------------------------------------------------------------
+# The module-level generator
+# ---------------------------------------------------------------------------------------
+
+_rng: np.random.Generator = np.random.default_rng()
+_stream: RandomStream | None = None
+
+
+def seed(n: int) -> None:
+    """Seed nnthe's global randomness: :func:`default_rng` (initializers) and
+    :func:`default_stream` (Dropout without a stream), including draws already made."""
+    global _rng
+    n = _check_seed(n)
+    _rng = np.random.default_rng(n)
+    default_stream().seed(n)
+
+
+def default_rng() -> np.random.Generator:
+    """The global NumPy generator (seeded by :func:`seed`), used by initializers."""
+    return _rng
+
+
+def default_stream() -> RandomStream:
+    """The global :class:`RandomStream` (named ``'default'``), seeded by :func:`seed`."""
+    global _stream
+    if _stream is None:
+        _stream = RandomStream(name="default")
+    return _stream
+
+
+#: Theano's name.
+RandomStreams = RandomStream
+
+__all__ = ["RandomStream", "RandomStreams", "RandomDraw", "seed", "default_rng",
+           "default_stream"]
