@@ -24,8 +24,20 @@ def make_input_check(ttype: TensorType, label: str,
             parts.append(f"{{x}}.shape[{d}] != {s}")
     cond = " or ".join(parts)
 
-    def convert(value: Any) -> np.ndarray:
-        return ttype.filter(value, allow_downcast=allow_downcast, name=label)
+    np_dtype = ttype.numpy_dtype
+    array = np.array
+
+    if ttype.ndim == 0:
+        def convert(value: Any) -> np.ndarray:
+            # The common case f(2) or f(0.5): a Python number that fits exactly.
+            if type(value) is int or type(value) is float:
+                arr = array(value, dtype=np_dtype)
+                if allow_downcast or arr == value:
+                    return arr
+            return ttype.filter(value, allow_downcast=allow_downcast, name=label)
+    else:
+        def convert(value: Any) -> np.ndarray:
+            return ttype.filter(value, allow_downcast=allow_downcast, name=label)
 
     return cond, convert
 

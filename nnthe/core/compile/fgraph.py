@@ -28,10 +28,25 @@ class FunctionGraph:
         self._import(self.outputs)
 
     def _import(self, variables: Iterable[Variable]) -> None:
-        """Register the nodes computing ``variables`` that are not in the graph yet."""
-        for node in toposort(variables, blockers=self._blockers):
-            if node in self.nodes:
+        """Register the nodes computing ``variables`` that are not in the graph yet.
+
+        The walk stops at nodes already in the graph, so importing the few nodes a
+        rewrite creates costs time proportional to their number, not the graph's.
+        """
+        blockers = {id(v) for v in self._blockers}
+        stack = [v.owner for v in variables if v.owner is not None and id(v) not in blockers]
+        new_nodes = []
+        seen: set[int] = set()
+        while stack:
+            node = stack.pop()
+            if node in self.nodes or id(node) in seen:
                 continue
+            seen.add(id(node))
+            new_nodes.append(node)
+            for inp in node.inputs:
+                if inp.owner is not None and id(inp) not in blockers:
+                    stack.append(inp.owner)
+        for node in new_nodes:
             self.nodes.add(node)
             for i, inp in enumerate(node.inputs):
                 self.clients.setdefault(inp, []).append((node, i))

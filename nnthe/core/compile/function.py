@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 import warnings
 from collections import OrderedDict
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
@@ -94,8 +94,9 @@ class Function:
         The generated Python code.
     """
 
-    def __init__(self, inputs, outputs, updates, program: LinkedProgram, fast_program: LinkedProgram | None,
-                 single_output: bool, name: str | None, fgraph: Any, profile: Any = None) -> None:
+    def __init__(self, inputs, outputs, updates, program: LinkedProgram,
+                 link_unchecked: Callable[[], LinkedProgram], single_output: bool, name: str | None,
+                 fgraph: Any, profile: Any = None) -> None:
         self.inputs = list(inputs)
         self.outputs = list(outputs)
         self.updates = list(updates)
@@ -104,8 +105,9 @@ class Function:
         self.profile = profile
         self._program = program
         self._checked = program.fn
-        self._fast_program = fast_program
-        self._fast = fast_program.fn if fast_program is not None else program.fn
+        # The variant without input checks is generated on first use of trust_input.
+        self._link_unchecked = link_unchecked
+        self._fast_program: LinkedProgram | None = None
         self._single = single_output
         self._fn = program.fn
         self._trust_input = False
@@ -117,7 +119,9 @@ class Function:
     @trust_input.setter
     def trust_input(self, value: bool) -> None:
         self._trust_input = bool(value)
-        self._fn = self._fast if value else self._checked
+        if value and self._fast_program is None:
+            self._fast_program = self._link_unchecked()
+        self._fn = self._fast_program.fn if value else self._checked
 
     @property
     def source(self) -> str:
@@ -127,13 +131,18 @@ class Function:
         try:
             result = self._fn(*args)
         except Exception as exc:
-            raise self._explain(exc, args) from exc
+            new = self._explain(exc, args)
+            if new is exc:
+                raise
+            raise new from exc
         if self._single:
             return result[0]
         return result
 
     def _explain(self, exc: Exception, args: tuple) -> Exception:
         """Rewrite an exception raised during a call so that it names its cause."""
+        if getattr(exc, "names_its_node", False) or type(exc).__name__ in ("NanGuardError", "DebugModeError"):
+            return exc
         if len(args) != len(self.inputs) and exc.__traceback__ is not None \
                 and exc.__traceback__.tb_next is None:
             names = ", ".join(repr(i) for i in self.inputs)
@@ -335,10 +344,13 @@ def function(inputs: Sequence[Variable], outputs: Any = None, updates: Any = Non
     fname = "nnthe_" + "".join(c if c.isalnum() else "_" for c in (name or "function"))
     program = link(inputs, final_outs, final_upds, nodes, check_inputs=True, name=fname,
                    thunk_wrapper=wrapper, input_names=labels, allow_downcast=allow_input_downcast)
-    fast = link(inputs, final_outs, final_upds, nodes, check_inputs=False, name=fname,
-                thunk_wrapper=wrapper, input_names=labels)
     t_link = time.perf_counter()
-    fn = Function(inputs, out_list, upd, program, fast, single, name, fgraph, prof)
+
+    def link_unchecked() -> LinkedProgram:
+        return link(inputs, final_outs, final_upds, nodes, check_inputs=False, name=fname,
+                    thunk_wrapper=wrapper, input_names=labels)
+
+    fn = Function(inputs, out_list, upd, program, link_unchecked, single, name, fgraph, prof)
     if prof is not None:
         prof.compile_times = {"clone and checks": t_clone - t_start, "rewrite": t_rewrite - t_clone,
                               "link": t_link - t_rewrite}

@@ -346,7 +346,35 @@ round = _register("round", 1, np.rint, "same", lambda i, z, g: [_zero(i[0])])
 trunc = _register("trunc", 1, np.trunc, "same", lambda i, z, g: [_zero(i[0])])
 exp = _register("exp", 1, np.exp, "float", lambda i, z, g: [g * z])
 exp2 = _register("exp2", 1, np.exp2, "float", lambda i, z, g: [g * z * math.log(2.0)])
-log = _register("log", 1, np.log, "float", lambda i, z, g: [g / i[0]])
+_log = _register("log", 1, np.log, "float", lambda i, z, g: [g / i[0]])
+
+
+def log(x: Any) -> TensorVariable:
+    """Elementwise natural logarithm.
+
+    ``log(sigmoid(x))`` and ``log(1 - sigmoid(x))`` are built directly in their stable
+    forms ``-softplus(-x)`` and ``-softplus(x)``: a rewrite at compile time would come
+    too late for their gradients, which ``grad`` derives from the graph as written.
+    """
+    x = as_tensor_variable(x)
+    owner = x.owner
+    if owner is not None and isinstance(owner.op, Elemwise):
+        name = owner.op.scalar_op.name
+        if name == "sigmoid":
+            return neg(softplus(neg(owner.inputs[0])))
+        if name == "sub":
+            one, s = owner.inputs
+            if getattr(s.owner, "op", None) == sigmoid.op and _is_one(one) and s.type == x.type:
+                return neg(softplus(s.owner.inputs[0]))
+    return _log(x)
+
+
+log.op = _log.op  # type: ignore[attr-defined]
+
+
+def _is_one(v: Variable) -> bool:
+    data = getattr(v, "data", None)
+    return data is not None and np.size(data) == 1 and float(np.asarray(data).reshape(-1)[0]) == 1.0
 log2 = _register("log2", 1, np.log2, "float", lambda i, z, g: [g / (i[0] * math.log(2.0))])
 log10 = _register("log10", 1, np.log10, "float", lambda i, z, g: [g / (i[0] * math.log(10.0))])
 log1p = _register("log1p", 1, np.log1p, "float", lambda i, z, g: [g / (i[0] + 1)])

@@ -278,7 +278,10 @@ def logsumexp(x: Any, axis: Any = None, keepdims: bool = False) -> TensorVariabl
     m = max(x, axis=axes, keepdims=True)
     # The result does not depend on the shift, so no gradient flows through it.
     m = disconnected_grad(E.switch(E.isinf(m), 0, m))
-    out = E.log(sum(E.exp(x - m), axis=axes, keepdims=True)) + m
+    shifted = x - m
+    # Marks the already-stable form, so the logsumexp rewrite leaves it alone.
+    shifted.tag["stable_shifted"] = True
+    out = E.log(sum(E.exp(shifted), axis=axes, keepdims=True)) + m
     if not keepdims:
         out = dimshuffle(out, [d for d in range(x.type.ndim) if d not in axes])
     return out

@@ -1,0 +1,152 @@
+"""Checking modes: ``'DEBUG'`` and ``'NANGUARD'``.
+
+``DebugMode`` checks every op's output against the static type its node declared (dtype,
+rank, static shape) and against ``infer_shape`` where the op has one, and compares the
+rewritten function's results with those of the unrewritten graph on the same inputs.
+``NanGuardMode`` stops at the first op that produces a NaN or an infinity and names it,
+with the line where it was created.
+"""
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import numpy as np
+
+from ..graph import Apply, format_site
+from ..types import TensorType
+from .mode import Mode
+
+
+class DebugModeError(AssertionError):
+    """An op produced a value that contradicts its declared type, or rewriting changed
+    a result."""
+
+
+class NanGuardError(FloatingPointError):
+    """An op produced NaN or Inf under ``NanGuardMode``."""
+
+
+def _describe(node: Apply) -> str:
+    return f"{node.op} (created at {format_site(node.site)})"
+
+
+class DebugMode(Mode):
+    """Compile with every rewrite, then check each op and the rewrites' correctness."""
+
+    def __init__(self, rtol: float = 1e-4, atol: float = 1e-5, **kwargs: Any) -> None:
+        kwargs.setdefault("name", "DEBUG")
+        super().__init__(**kwargs)
+        self.rtol = rtol
+        self.atol = atol
+
+    def including(self, *names: str) -> "DebugMode":
+        return DebugMode(self.rtol, self.atol, rewrites=self.rewrites, include=self.include + names,
+                         exclude=self.exclude, profile=self.profile)
+
+    def excluding(self, *names: str) -> "DebugMode":
+        return DebugMode(self.rtol, self.atol, rewrites=self.rewrites, include=self.include,
+                         exclude=self.exclude + names, profile=self.profile)
+
+    @staticmethod
+    def thunk_wrapper(node: Apply, thunk: Callable) -> Callable:
+        outs = node.outputs
+
+        def checked(*args: Any) -> Any:
+            result = thunk(*args)
+            values = result if len(outs) > 1 else (result,)
+            for o, v in zip(outs, values):
+                if not isinstance(o.type, TensorType):
+                    continue
+                arr = np.asarray(v)
+                if arr.dtype != o.type.numpy_dtype or arr.ndim != o.type.ndim \
+                        or not o.type.shape_matches(arr.shape):
+                    raise DebugModeError(
+                        f"{_describe(node)} returned {arr.dtype}{arr.shape} but its node "
+                        f"declares {o.type}")
+            return result
+        return checked
+
+    def wrap_function(self, fn: Any, inputs: list, outputs: list, updates: list) -> Any:
+        from .function import function
+
+        reference = function(inputs, list(outputs) + [u for _, u in updates], mode="FAST_COMPILE",
+                             on_unused_input="ignore")
+        rtol, atol = self.rtol, self.atol
+        n_out = len(outputs)
+        shared_vars = [s for s, _ in updates]
+
+        class Checked:
+            def __init__(self) -> None:
+                self.__dict__["_fn"] = fn
+
+            def __getattr__(self, name: str) -> Any:
+                return getattr(fn, name)
+
+            def __setattr__(self, name: str, value: Any) -> None:
+                setattr(fn, name, value)
+
+            def __call__(self, *args: Any) -> Any:
+                expected = reference(*args)
+                got = fn(*args)
+                got_list = [got] if fn._single else list(got)
+                for k, (e, g) in enumerate(zip(expected[:n_out], got_list)):
+                    if not np.allclose(e, g, rtol=rtol, atol=atol, equal_nan=True):
+                        raise DebugModeError(
+                            f"rewriting changed output {k} ({outputs[k]!r}): max abs difference "
+                            f"{np.max(np.abs(np.asarray(e, 'float64') - np.asarray(g, 'float64')))}")
+                for s, e in zip(shared_vars, expected[n_out:]):
+                    if not np.allclose(e, s.get_value(borrow=True), rtol=rtol, atol=atol, equal_nan=True):
+                        raise DebugModeError(f"rewriting changed the update of {s!r}")
+                return got
+
+        return Checked()
+
+
+class NanGuardMode(Mode):
+    """Raise :class:`NanGuardError` at the first op producing NaN or Inf.
+
+    Parameters
+    ----------
+    nan_is_error, inf_is_error : bool
+        Which values to stop at.
+    """
+
+    def __init__(self, nan_is_error: bool = True, inf_is_error: bool = True, **kwargs: Any) -> None:
+        kwargs.setdefault("name", "NANGUARD")
+        super().__init__(**kwargs)
+        self.nan_is_error = nan_is_error
+        self.inf_is_error = inf_is_error
+        nan, inf = nan_is_error, inf_is_error
+
+        def guard(node: Apply, thunk: Callable) -> Callable:
+            outs = node.outputs
+
+            def guarded(*args: Any) -> Any:
+                result = thunk(*args)
+                values = result if len(outs) > 1 else (result,)
+                for o, v in zip(outs, values):
+                    arr = np.asarray(v)
+                    if arr.dtype.kind not in "fc" or arr.size == 0:
+                        continue
+                    bad = []
+                    if nan and np.isnan(arr).any():
+                        bad.append("NaN")
+                    if inf and np.isinf(arr).any():
+                        bad.append("Inf")
+                    if bad:
+                        ins = []
+                        for i, a in zip(node.inputs, args):
+                            a = np.asarray(a)
+                            flags = []
+                            if a.dtype.kind in "fc" and np.isnan(a).any():
+                                flags.append("has NaN")
+                            if a.dtype.kind in "fc" and np.isinf(a).any():
+                                flags.append("has Inf")
+                            ins.append(f"{i!r}: {a.dtype}{a.shape}" + (f" ({', '.join(flags)})" if flags else ""))
+                        raise NanGuardError(
+                            f"NanGuardMode: {_describe(node)} produced {' and '.join(bad)} in its "
+                            f"output {o!r}; inputs: {'; '.join(ins)}")
+                return result
+            return guarded
+
+        self.thunk_wrapper = guard
