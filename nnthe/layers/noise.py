@@ -68,7 +68,7 @@ class Dropout(Layer):
         return self._stream
 
     def random_state_variables(self) -> list[SharedVariable]:
-        return list(self._stream.state_variables())
+        return list(self._stream.state_variables().values())
 
     def output_shape(self, input_shape: Shape) -> Shape:
         return tuple(input_shape)
