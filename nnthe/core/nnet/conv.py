@@ -225,7 +225,7 @@ class Conv2d(_ConvBase):
 
     def L_op(self, node, inputs, outputs, output_grads):
         x, w = inputs
-        gy = output_grads[0]
+        gy = _specify_shape(output_grads[0], outputs[0].type.shape)
         kw = self._kwargs()
         gx = Conv2dGradInputs(**kw)(w, gy, _hw(x))
         gw = Conv2dGradWeights(**kw)(x, gy, _hw(w))
@@ -244,6 +244,37 @@ class Conv2d(_ConvBase):
                 pad = self.border_mode[d]
             out.append((xs[2 + d] + 2 * pad - dil * (k - 1) - 1) // s + 1)
         return [tuple(out)]
+
+
+class _SpecifyShape(Op):
+    """Identity that narrows the static shape (an output gradient built by broadcasting
+    may have lost it), so the gradient ops can infer theirs."""
+
+    __props__ = ("shape",)
+    view_map = {0: [0]}
+
+    def __init__(self, shape: tuple) -> None:
+        self.shape = tuple(shape)
+
+    def make_node(self, x):
+        return Apply(self, [x], [TensorType(x.type.dtype, self.shape)])
+
+    def perform(self, node, x):
+        if not node.outputs[0].type.shape_matches(x.shape):
+            raise ValueError(f"conv2d gradient: expected an output gradient of shape "
+                             f"{fmt_shape(self.shape)}, got {x.shape}")
+        return x
+
+    def L_op(self, node, inputs, outputs, output_grads):
+        return [output_grads[0]]
+
+    def infer_shape(self, node, input_shapes):
+        return input_shapes
+
+
+def _specify_shape(g: TensorVariable, shape: tuple) -> TensorVariable:
+    merged = tuple(a if a is not None else b for a, b in zip(g.type.shape, shape))
+    return g if merged == g.type.shape else _SpecifyShape(merged)(g)
 
 
 def _hw(v: TensorVariable) -> tuple:

@@ -1,0 +1,171 @@
+"""Tests of nnthe.core.nnet.conv: values against a naive loop reference and PyTorch,
+gradients (first and second order) by finite differences, static shapes, errors."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import nnthe
+import nnthe.tensor as T
+from nnthe.core.gradient import verify_grad
+from nnthe.core.nnet.conv import (Conv2dGradInputs, Conv2dGradWeights, conv2d, conv_output_shape,
+                                  normalize_border_mode, resolve_padding)
+
+
+def naive_conv(x, w, pad, stride, dil, groups, flip):
+    """Direct loops: out[n,k,i,j] = sum_{c,a,b} xpad[n, c, i*s + a*d, j*s + b*d] w[k,c,a,b]."""
+    if flip:
+        w = w[:, :, ::-1, ::-1]
+    n, c, h, wd = x.shape
+    k, cg, kh, kw = w.shape
+    xp = np.zeros((n, c, h + 2 * pad[0], wd + 2 * pad[1]), x.dtype)
+    xp[:, :, pad[0]:pad[0] + h, pad[1]:pad[1] + wd] = x
+    oh = (h + 2 * pad[0] - dil[0] * (kh - 1) - 1) // stride[0] + 1
+    ow = (wd + 2 * pad[1] - dil[1] * (kw - 1) - 1) // stride[1] + 1
+    out = np.zeros((n, k, oh, ow))
+    kg = k // groups
+    for f in range(k):
+        grp = f // kg
+        for i in range(oh):
+            for j in range(ow):
+                for a in range(kh):
+                    for b in range(kw):
+                        patch = xp[:, grp * cg:(grp + 1) * cg, i * stride[0] + a * dil[0],
+                                   j * stride[1] + b * dil[1]]
+                        out[:, f, i, j] += patch @ w[f, :, a, b]
+    return out
+
+
+CASES = [
+    # border_mode, subsample, dilation, groups, flip
+    ("valid", (1, 1), (1, 1), 1, False),
+    ("full", (1, 1), (1, 1), 1, False),
+    ("half", (1, 1), (1, 1), 1, True),
+    ("same", (2, 2), (1, 1), 1, False),
+    (1, (2, 1), (1, 1), 1, False),
+    ((2, 1), (1, 2), (2, 1), 1, True),
+    ("valid", (1, 1), (2, 2), 2, False),
+    ("half", (2, 2), (1, 1), 2, False),
+]
+
+
+def _pads(bm, kshape, dil):
+    return resolve_padding(normalize_border_mode(bm), kshape, dil)
+
+
+@pytest.mark.parametrize("bm,stride,dil,groups,flip", CASES)
+def test_conv2d_values_and_grads(rng, bm, stride, dil, groups, flip):
+    x = rng.standard_normal((2, 4, 7, 8))
+    w = rng.standard_normal((6, 4 // groups, 3, 2))
+    X, W = T.dtensor4("x"), T.dtensor4("w")
+    y = conv2d(X, W, bm, stride, dil, groups, flip)
+    out = nnthe.function([X, W], y)(x, w)
+    ref = naive_conv(x, w, _pads(bm, (3, 2), dil), stride, dil, groups, flip)
+    np.testing.assert_allclose(out, ref, rtol=1e-10, atol=1e-10)
+    verify_grad(lambda a, b: conv2d(a, b, bm, stride, dil, groups, flip), [x, w], rng=rng)
+
+
+@pytest.mark.parametrize("bm,stride,dil,groups,flip", [CASES[0], CASES[5], CASES[7]])
+def test_conv2d_second_order(rng, bm, stride, dil, groups, flip):
+    x = rng.standard_normal((2, 4, 6, 6))
+    w = rng.standard_normal((4, 4 // groups, 3, 3))
+
+    def f(a, b):
+        c = conv2d(a, b, bm, stride, dil, groups, flip)
+        ga, gb = nnthe.grad((c ** 2).sum(), [a, b])
+        return (ga ** 2).sum() + (gb * b).sum()
+
+    verify_grad(f, [x, w], rng=rng)
+
+
+def test_grad_ops_verify_grad(rng):
+    w = rng.standard_normal((4, 2, 3, 3))
+    gy = rng.standard_normal((2, 4, 4, 4))
+    x = rng.standard_normal((2, 2, 7, 7))
+    kw = dict(border_mode=1, subsample=(2, 2))
+    verify_grad(lambda a, b: Conv2dGradInputs(**kw)(a, b, (7, 7)), [w, gy], rng=rng)
+    verify_grad(lambda a, b: Conv2dGradWeights(**kw)(a, b, (3, 3)), [x, gy], rng=rng)
+
+
+def test_hessian_vector_product_through_cnn(rng):
+    x = rng.standard_normal((2, 1, 6, 6))
+    w0 = rng.standard_normal((3, 1, 3, 3))
+    v0 = rng.standard_normal(w0.shape)
+    W, V, X = T.dtensor4("w"), T.dtensor4("v"), T.dtensor4("x")
+    cost = (T.tanh(conv2d(X, W)) ** 2).sum()
+    g = nnthe.grad(cost, W)
+    hv = nnthe.grad((g * V).sum(), W)
+    f = nnthe.function([X, W, V], hv)
+    fg = nnthe.function([X, W], g)
+    eps = 1e-6
+    numeric = (fg(x, w0 + eps * v0) - fg(x, w0 - eps * v0)) / (2 * eps)
+    np.testing.assert_allclose(f(x, w0, v0), numeric, rtol=1e-5, atol=1e-6)
+
+
+def test_conv2d_float32_stays_float32(rng):
+    X = T.tensor4("x", shape=(None, 1, 28, 28))
+    W = T.tensor4("w", shape=(32, 1, 5, 5))
+    y = conv2d(X, W)
+    assert y.type.dtype == "float32" and y.type.shape == (None, 32, 24, 24)
+    gx, gw = nnthe.grad(y.sum(), [X, W])
+    assert gx.type.shape == (None, 1, 28, 28) and gw.type.shape == (32, 1, 5, 5)
+    f = nnthe.function([X, W], [y, gx, gw])
+    outs = f(rng.standard_normal((3, 1, 28, 28)).astype("float32"),
+             rng.standard_normal((32, 1, 5, 5)).astype("float32"))
+    assert all(o.dtype == np.float32 for o in outs)
+
+
+def test_conv_output_shape():
+    assert conv_output_shape((128, 1, 28, 28), (32, 1, 5, 5)) == (128, 32, 24, 24)
+    assert conv_output_shape((None, 3, 32, 32), (8, 3, 3, 3), "half", (2, 2)) == (None, 8, 16, 16)
+    assert conv_output_shape((1, 1, 5, 5), (1, 1, 3, 3), "full") == (1, 1, 7, 7)
+    assert conv_output_shape((1, 1, 9, None), (1, 1, 3, 3), 0, 1, 2) == (1, 1, 5, None)
+
+
+def test_conv2d_errors():
+    x = T.tensor4("x", shape=(None, 3, 8, 8))
+    with pytest.raises(ValueError, match="channels"):
+        conv2d(x, T.tensor4("w", shape=(4, 2, 3, 3)))
+    with pytest.raises(ValueError, match="larger than the padded input"):
+        conv2d(x, T.tensor4("w", shape=(4, 3, 9, 9)))
+    with pytest.raises(TypeError, match="4-d"):
+        conv2d(T.matrix("m"), T.tensor4("w"))
+    with pytest.raises(TypeError, match="same dtype"):
+        conv2d(x, T.dtensor4("w"))
+    with pytest.raises(ValueError, match="border_mode"):
+        conv2d(x, T.tensor4("w"), border_mode="bogus")
+    with pytest.raises(ValueError, match="subsample"):
+        conv2d(x, T.tensor4("w"), subsample=(0, 1))
+    with pytest.raises(TypeError, match="did you mean 'subsample'"):
+        conv2d(x, T.tensor4("w"), subsampel=(2, 2))
+    with pytest.raises(ValueError, match="divisible"):
+        conv2d(T.tensor4("x", shape=(None, 4, 8, 8)), T.tensor4("w", shape=(3, 2, 3, 3)), num_groups=2)
+
+
+def test_conv2d_runtime_error_names_shapes(rng):
+    X, W = T.tensor4("x"), T.tensor4("w")
+    f = nnthe.function([X, W], conv2d(X, W))
+    with pytest.raises(ValueError, match="channels"):
+        f(np.zeros((1, 3, 5, 5), "float32"), np.zeros((2, 2, 3, 3), "float32"))
+
+
+@pytest.mark.parametrize("bm,stride,dil,groups", [("valid", 1, 1, 1), ("half", 2, 1, 1),
+                                                  (2, 1, 2, 2)])
+def test_conv2d_matches_torch(rng, bm, stride, dil, groups):
+    torch = pytest.importorskip("torch")
+    x = rng.standard_normal((3, 4, 11, 10)).astype("float32")
+    w = rng.standard_normal((6, 4 // groups, 3, 3)).astype("float32")
+    gy_shape = conv_output_shape(x.shape, w.shape, bm, (stride, stride), (dil, dil))
+    gy = rng.standard_normal(gy_shape).astype("float32")
+    X, W, GY = T.tensor4("x"), T.tensor4("w"), T.tensor4("gy")
+    y = conv2d(X, W, bm, stride, dil, groups)
+    gx, gw = nnthe.grad(None, [X, W], known_grads={y: GY})
+    out, ogx, ogw = nnthe.function([X, W, GY], [y, gx, gw])(x, w, gy)
+    tx = torch.tensor(x, requires_grad=True)
+    tw = torch.tensor(w, requires_grad=True)
+    pad = _pads(bm, (3, 3), (dil, dil))
+    ty = torch.nn.functional.conv2d(tx, tw, stride=stride, padding=pad, dilation=dil, groups=groups)
+    ty.backward(torch.tensor(gy))
+    np.testing.assert_allclose(out, ty.detach().numpy(), rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(ogx, tx.grad.numpy(), rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(ogw, tw.grad.numpy(), rtol=1e-4, atol=1e-3)
