@@ -248,8 +248,6 @@ class Layer:
         # two models built by the same code have the same names.
         for name, var in self.named_params().items():
             var.name = name
-        for name, var in self.named_random_states().items():
-            var.name = name
 
     def count_params(self) -> int:
         """The number of scalar parameters (trainable or not)."""

@@ -19,12 +19,12 @@ def _make_stream(seed: int | None, rng: Any) -> Any:
         if isinstance(rng, _random.RandomStream):
             return rng
         if isinstance(rng, np.random.Generator):
-            return _random.RandomStream(int(rng.integers(2 ** 31 - 1)))
+            return _random.RandomStream(int(rng.integers(2 ** 31 - 1)), name="dropout")
         raise TypeError(f"rng must be a nnthe.random.RandomStream or a numpy Generator, got "
                         f"{type(rng).__name__}")
     if seed is None:
         seed = int(_random.default_rng().integers(2 ** 31 - 1))
-    return _random.RandomStream(int(seed))
+    return _random.RandomStream(int(seed), name="dropout")
 
 
 class Dropout(Layer):
@@ -86,5 +86,5 @@ class Dropout(Layer):
             from ..core.ops.shape import shape_i, stack
 
             size = stack([shape_i(x, i) if s is None else s for i, s in enumerate(self.noise_shape)])
-        mask = self._stream.binomial(size=size, p=keep, dtype=x.type.dtype)
+        mask = self._stream.bernoulli(size, p=keep, dtype=x.type.dtype)
         return x * mask * (1.0 / keep)
