@@ -227,7 +227,7 @@ def load_checkpoint(path: str | os.PathLike, model: Any = None, optimizer: Any =
                 raise CheckpointMismatchError(
                     f"checkpoint {path} does not fit the objects given; nothing was loaded. "
                     f"{report.n_differences} difference(s):\n{report.describe(expected, found)}\n"
-                    "(load what matches with strict=False)",
+                    f"{_empty_hints(sections, found)}(load what matches with strict=False)",
                     report,
                 )
             values = {}
@@ -246,6 +246,24 @@ def load_checkpoint(path: str | os.PathLike, model: Any = None, optimizer: Any =
             f"difference(s) unloaded:\n{report.describe(expected, found)}",
             CheckpointWarning, stacklevel=2)
     return meta
+
+
+_EMPTY_HINTS = {
+    "params": "the model has no parameters yet: layers create them on their first call, "
+              "so call the model on a symbolic input before loading",
+    "optimizer/state": "the optimizer has no state yet: it is created by "
+                       "opt.updates(loss, params), so build the training function before loading",
+}
+
+
+def _empty_hints(sections: dict, found: dict) -> str:
+    # The usual cause of "everything unexpected": objects not built yet.
+    hints = []
+    for section, hint in _EMPTY_HINTS.items():
+        if section in sections and not sections[section] and any(
+                _section_of(k) == section for k in found):
+            hints.append(f"Hint: {hint}.\n")
+    return "".join(hints)
 
 
 def _read(dset: h5py.Dataset, dtype: np.dtype, where: str) -> np.ndarray:
