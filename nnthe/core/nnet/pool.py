@@ -289,6 +289,9 @@ class AveragePoolGrad(_PoolBase):
     dimensions."""
 
     def make_node(self, gy: Any, input_hw: Any) -> Apply:
+        if self.mode == "max":
+            raise ValueError("AveragePoolGrad needs an average mode, got mode='max' "
+                             "(max pooling's gradient is MaxPoolGrad)")
         gy = self._check(gy, "the output gradient")
         hw, static = _shape2(input_hw, "AveragePoolGrad")
         return Apply(self, [gy, hw], [TensorType(gy.type.dtype, gy.type.shape[:-2] + static)])
