@@ -253,6 +253,10 @@ _EMPTY_HINTS = {
               "so call the model on a symbolic input before loading",
     "optimizer/state": "the optimizer has no state yet: it is created by "
                        "opt.updates(loss, params), so build the training function before loading",
+    "random_states": "the model's random layers have no state yet: it is created when the "
+                     "model is called with training=True, so build the training graph first",
+    "rng": "the random stream has no state yet: each draw creates one, so build the graph "
+           "that draws from it before loading",
 }
 
 

@@ -80,3 +80,18 @@ def test_loading_into_unbuilt_objects_explains_why(tmp_path):
         load_checkpoint(tmp_path / "m.h5", model=unbuilt)
     with pytest.raises(CheckpointMismatchError, match="no state yet"):
         load_checkpoint(tmp_path / "m.h5", model=model, optimizer=nnthe.optim.Adam())
+
+
+def test_loading_into_an_unused_random_stream_explains_why(tmp_path):
+    import nnthe
+    from nnthe.checkpoint import CheckpointMismatchError, load_checkpoint, save_checkpoint
+
+    stream = nnthe.random.RandomStream(seed=3)
+    stream.uniform((2,))
+    save_checkpoint(tmp_path / "r.h5", rng=stream)
+    with pytest.raises(CheckpointMismatchError, match="random stream has no state yet"):
+        load_checkpoint(tmp_path / "r.h5", rng=nnthe.random.RandomStream(seed=4))
+    other = nnthe.random.RandomStream(seed=4)
+    other.uniform((2,))
+    load_checkpoint(tmp_path / "r.h5", rng=other)
+    assert (other.get_state()["random/0"] == stream.get_state()["random/0"]).all()
