@@ -1,0 +1,139 @@
+"""nnthe.losses against NumPy references, gradients, aggregate, errors."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import nnthe
+import nnthe.tensor as T
+from nnthe import losses
+from nnthe.core.gradient import verify_grad
+
+
+def log_softmax(z):
+    z = z - z.max(-1, keepdims=True)
+    return z - np.log(np.exp(z).sum(-1, keepdims=True))
+
+
+@pytest.fixture
+def data(rng):
+    z = rng.normal(size=(5, 4))
+    y = np.array([0, 3, 1, 1, 2], "int32")
+    return z, y, np.eye(4)[y]
+
+
+def ev(expr, *pairs):
+    syms = [p[0] for p in pairs]
+    return nnthe.function(syms, expr)(*[p[1] for p in pairs])
+
+
+def test_softmax_cross_entropy_int_and_onehot(data):
+    z, y, oh = data
+    zs, ys, ohs = T.dmatrix("z", shape=(None, 4)), T.ivector("y"), T.dmatrix("t", shape=(None, 4))
+    ref = -(oh * log_softmax(z)).sum(-1)
+    np.testing.assert_allclose(ev(losses.softmax_cross_entropy(zs, ys), (zs, z), (ys, y)), ref)
+    np.testing.assert_allclose(ev(losses.softmax_cross_entropy(zs, ohs), (zs, z), (ohs, oh)), ref)
+    sm = 0.1
+    ref_s = -((oh * 0.9 + sm / 4) * log_softmax(z)).sum(-1)
+    np.testing.assert_allclose(
+        ev(losses.softmax_cross_entropy(zs, ys, label_smoothing=sm), (zs, z), (ys, y)), ref_s)
+    verify_grad(lambda a: losses.softmax_cross_entropy(a, y), [z], rng=0)
+    verify_grad(lambda a: losses.softmax_cross_entropy(a, y, label_smoothing=0.2), [z], rng=0)
+
+
+def test_softmax_cross_entropy_float32_stable():
+    zs, ys = T.matrix("z", shape=(None, 3)), T.ivector("y")
+    out = ev(losses.softmax_cross_entropy(zs, ys), (zs, np.array([[1000, 0, -1000]], "float32")),
+             (ys, np.array([2], "int32")))
+    assert out.dtype == np.float32 and np.isfinite(out).all()
+    np.testing.assert_allclose(out, [2000], rtol=1e-5)
+
+
+def test_categorical_crossentropy(data):
+    z, y, oh = data
+    p = np.exp(log_softmax(z))
+    ps, ys = T.dmatrix("p", shape=(None, 4)), T.ivector("y")
+    np.testing.assert_allclose(ev(losses.categorical_crossentropy(ps, ys), (ps, p), (ys, y)),
+                               -np.log(p[np.arange(5), y]))
+    verify_grad(lambda a: losses.categorical_crossentropy(a, oh), [p], rng=0)
+
+
+def test_binary_crossentropy(rng):
+    x = rng.normal(size=(6, 3))
+    t = (rng.uniform(size=(6, 3)) > 0.5).astype("float64")
+    p = 1 / (1 + np.exp(-x))
+    ref = -(t * np.log(p) + (1 - t) * np.log(1 - p)).mean(-1)
+    xs, ts = T.dmatrix("x"), T.dmatrix("t")
+    np.testing.assert_allclose(ev(losses.binary_crossentropy(xs, ts), (xs, p), (ts, t)), ref)
+    np.testing.assert_allclose(ev(losses.binary_crossentropy(xs, ts, from_logits=True), (xs, x), (ts, t)), ref)
+    np.testing.assert_allclose(ev(losses.sigmoid_binary_crossentropy(xs, ts), (xs, x), (ts, t)), ref)
+    verify_grad(lambda a: losses.binary_crossentropy(a, t, from_logits=True), [x], rng=0)
+    verify_grad(lambda a: losses.binary_crossentropy(a, t), [p], rng=0)
+    # stable for large logits in float32
+    big = T.vector("b")
+    out = ev(losses.binary_crossentropy(big, np.array([0, 1], "float32"), from_logits=True),
+             (big, np.array([200, -200], "float32")))
+    np.testing.assert_allclose(out, [200, 200])
+
+
+def test_regression_losses(rng):
+    a, b = rng.normal(size=(4, 3)), rng.normal(size=(4, 3))
+    xs, ys = T.dmatrix("x"), T.dmatrix("y")
+    r = a - b
+    np.testing.assert_allclose(ev(losses.squared_error(xs, ys), (xs, a), (ys, b)), (r ** 2).mean(-1))
+    np.testing.assert_allclose(ev(losses.absolute_error(xs, ys), (xs, a), (ys, b)), np.abs(r).mean(-1))
+    d = 0.5
+    hub = np.where(np.abs(r) <= d, 0.5 * r ** 2, d * (np.abs(r) - 0.5 * d)).mean(-1)
+    np.testing.assert_allclose(ev(losses.huber(xs, ys, delta=d), (xs, a), (ys, b)), hub)
+    for fn in (losses.squared_error, losses.absolute_error, losses.huber):
+        verify_grad(lambda u: fn(u, b), [a], rng=0)
+    v = T.dvector("v")
+    assert ev(losses.squared_error(v, np.ones(3)), (v, np.zeros(3))).shape == (3,)
+
+
+def test_hinge(data, rng):
+    z, y, oh = data
+    zs, ys = T.dmatrix("z", shape=(None, 4)), T.ivector("y")
+    wrong = np.where(oh > 0, -np.inf, z).max(-1)
+    ref = np.maximum(0, 1 + wrong - z[np.arange(5), y])
+    np.testing.assert_allclose(ev(losses.hinge(zs, ys), (zs, z), (ys, y)), ref)
+    verify_grad(lambda a: losses.hinge(a, y), [z], rng=0)
+    t = np.sign(rng.normal(size=(5, 4)))
+    ts = T.dmatrix("t")
+    np.testing.assert_allclose(ev(losses.hinge(zs, ts), (zs, z), (ts, t)),
+                               np.maximum(0, 1 - t * z).mean(-1))
+
+
+def test_aggregate(rng):
+    l = rng.uniform(size=5)
+    w = rng.uniform(size=5)
+    ls, ws = T.dvector("l"), T.dvector("w")
+    np.testing.assert_allclose(ev(losses.aggregate(ls), (ls, l)), l.mean())
+    np.testing.assert_allclose(ev(losses.aggregate(ls, mode="sum"), (ls, l)), l.sum())
+    np.testing.assert_allclose(ev(losses.aggregate(ls, ws), (ls, l), (ws, w)), (l * w).mean())
+    np.testing.assert_allclose(ev(losses.aggregate(ls, ws, mode="normalized_sum"), (ls, l), (ws, w)),
+                               (l * w).sum() / w.sum())
+
+
+def test_errors():
+    z, y = T.matrix("z", shape=(None, 4)), T.ivector("y")
+    with pytest.raises(TypeError, match="class-id labels must be integers"):
+        losses.softmax_cross_entropy(z, T.vector("f"))
+    with pytest.raises(TypeError, match="labels must have 1 dimensions"):
+        losses.softmax_cross_entropy(z, T.tensor3("t"))
+    with pytest.raises(ValueError, match="number of classes"):
+        losses.softmax_cross_entropy(T.matrix("u"), y)
+    with pytest.raises(ValueError, match="do not match labels"):
+        losses.softmax_cross_entropy(T.matrix("a", shape=(3, 4)), T.ivector("b", shape=(5,)))
+    with pytest.raises(ValueError, match="label_smoothing"):
+        losses.softmax_cross_entropy(z, y, label_smoothing=1.0)
+    with pytest.raises(TypeError, match="must be a float tensor"):
+        losses.squared_error(T.ivector("i"), y)
+    with pytest.raises(TypeError, match="targets must have"):
+        losses.squared_error(z, y)
+    with pytest.raises(ValueError, match="delta must be > 0"):
+        losses.huber(z, z, delta=0)
+    with pytest.raises(ValueError, match="mode must be"):
+        losses.aggregate(T.vector("l"), mode="avg")
+    with pytest.raises(ValueError, match="needs weights"):
+        losses.aggregate(T.vector("l"), mode="normalized_sum")
