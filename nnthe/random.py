@@ -328,13 +328,15 @@ def _prob_param(p: Any, what: str) -> TensorVariable:
 
 _rng: np.random.Generator = np.random.default_rng()
 _stream: RandomStream | None = None
+_seed: int | None = None
 
 
 def seed(n: int) -> None:
     """Seed nnthe's global randomness: :func:`default_rng` (initializers) and
     :func:`default_stream` (Dropout without a stream), including draws already made."""
-    global _rng
+    global _rng, _seed
     n = _check_seed(n)
+    _seed = n
     _rng = np.random.default_rng(n)
     default_stream().seed(n)
 
@@ -348,7 +350,10 @@ def default_stream() -> RandomStream:
     """The global :class:`RandomStream` (named ``'default'``), seeded by :func:`seed`."""
     global _stream
     if _stream is None:
-        _stream = RandomStream(name="default")
+        # Seeded without drawing from default_rng(), so creating the stream never shifts
+        # the numbers initializers get.
+        entropy = _seed if _seed is not None else int(np.random.SeedSequence().entropy % 2 ** 63)
+        _stream = RandomStream(entropy, name="default")
     return _stream
 
 
