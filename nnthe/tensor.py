@@ -103,6 +103,28 @@ for _p, _dt in _PREFIXES.items():
 del _p, _dt, _nd, _kind
 
 
+def _plural(single):
+    def make(*names: Any) -> list[TensorVariable]:
+        if len(names) == 1 and isinstance(names[0], int):
+            return [single() for _ in range(names[0])]
+        if not names:
+            raise TypeError(f"{single.__name__}s(): give names ('a', 'b') or a count (2)")
+        return [single(n) for n in names]
+
+    make.__name__ = single.__name__ + "s"
+    make.__doc__ = (f"Several inputs at once, as in Theano: ``{make.__name__}('a', 'b')`` "
+                    f"or ``{make.__name__}(2)``; returns a list of ``{single.__name__}``.")
+    return make
+
+
+# Theano's plural constructors: T.dmatrices('a', 'b'), T.iscalars(3), ...
+for _kind in ["scalar", "vector", "matrix", "tensor3", "tensor4", "tensor5"]:
+    _plural_name = "matrices" if _kind == "matrix" else _kind + "s"
+    for _p in [""] + list(_PREFIXES):
+        globals()[_p + _plural_name] = _plural(globals()[_p + _kind])
+del _p, _kind, _plural_name
+
+
 def row(name: str | None = None, dtype: Any = None) -> TensorVariable:
     """A symbolic matrix with one row (static shape (1, None))."""
     return tensor(dtype, (1, None), name)

@@ -399,8 +399,39 @@ erf = _register("erf", 1, _erf_impl, "float",
 add = _register("add", 2, np.add, "same", lambda i, z, g: [g, g], "+", 4)
 sub = _register("sub", 2, np.subtract, "same", lambda i, z, g: [g, -g], "-", 4)
 mul = _register("mul", 2, np.multiply, "same", lambda i, z, g: [g * i[1], g * i[0]], "*", 5)
-true_div = _register("true_div", 2, np.true_divide, "float",
-                     lambda i, z, g: [g / i[1], -g * z / i[1]], "/", 5)
+_true_div = _register("true_div", 2, np.true_divide, "float",
+                      lambda i, z, g: [g / i[1], -g * z / i[1]], "/", 5)
+
+
+def true_div(a: Any, b: Any) -> TensorVariable:
+    """Elementwise true division with NumPy broadcasting.
+
+    ``1 / (1 + exp(a))`` (the logistic function as the Theano tutorials write it) is
+    built as ``sigmoid(-a)``, so that it does not round to exactly 0 or 1 and its logs
+    and gradients stay finite, as they did in Theano.
+    """
+    if _is_scalar_one(a) and isinstance(b, Variable) and b.owner is not None \
+            and b.owner.op == add.op:
+        one, e = b.owner.inputs
+        if not _is_scalar_one(one):
+            e, one = one, e
+        if _is_scalar_one(one) and e.owner is not None and e.owner.op == exp.op:
+            s = sigmoid(neg(e.owner.inputs[0]))
+            if s.type == b.type:
+                return s
+    return _true_div(a, b)
+
+
+true_div.op = _true_div.op  # type: ignore[attr-defined]
+
+
+def _is_scalar_one(v: Any) -> bool:
+    if isinstance(v, (int, float)) and not isinstance(v, bool):
+        return v == 1
+    data = getattr(v, "data", None)
+    return isinstance(v, Variable) and data is not None and np.ndim(data) == 0 and data == 1
+
+
 int_div = _register("int_div", 2, np.floor_divide, "same",
                     lambda i, z, g: [_zero(i[0]), _zero(i[1])], "//", 5)
 mod = _register("mod", 2, np.mod, "same",
