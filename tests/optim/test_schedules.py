@@ -1,6 +1,7 @@
 """Learning-rate schedules against their closed forms and torch.optim.lr_scheduler."""
 from __future__ import annotations
 
+import json
 import math
 
 import numpy as np
@@ -127,22 +128,22 @@ def test_schedule_on_a_shared_variable_and_compiled_effect():
     lambda o: optim.ReduceLROnPlateau(o, patience=0),
 ])
 def test_state_dict_roundtrip(make):
-    def advance(s, k, start):
-        for i in range(k):
-            s.step(float(10 - start - i) if isinstance(s, optim.ReduceLROnPlateau) and i % 2 else 10.0) \
-                if isinstance(s, optim.ReduceLROnPlateau) else s.step()
+    metrics = [5.0, 4.0, 4.0, 4.5, 3.0, 3.0, 3.5, 2.0, 2.0]
+
+    def advance(s, steps):
+        for k in steps:
+            s.step(metrics[k]) if isinstance(s, optim.ReduceLROnPlateau) else s.step()
 
     a = make(optim.Momentum(0.3))
-    advance(a, 5, 0)
+    advance(a, range(5))
     state = a.state_dict()
-    import json
     json.dumps(state)                    # numbers, strings and lists only
     opt_b = optim.Momentum(0.3)
     b = make(opt_b)
     b.load_state_dict(state)
     assert b.get_lr() == a.get_lr() and opt_b.lr == a.variable.get_value()
-    advance(a, 4, 5)
-    advance(b, 4, 5)
+    advance(a, range(5, 9))
+    advance(b, range(5, 9))
     assert b.get_lr() == a.get_lr()
 
 
