@@ -20,12 +20,19 @@ import numpy as np
 _PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
+#: While rewrites run, new nodes take the site of the node they replace (so run-time
+#: errors still point at the user's line) instead of walking the stack.
+_site_override: list = []
+
+
 def _creation_site() -> tuple[str, int] | None:
     """Return ``(filename, lineno)`` of the first stack frame outside nnthe.
 
     Walking frames is cheap (no source lines are read); the line text is fetched only
     when an error message needs it.
     """
+    if _site_override:
+        return _site_override[-1]
     frame = sys._getframe(2)
     while frame is not None:
         filename = frame.f_code.co_filename

@@ -132,10 +132,10 @@ def local_inplace_elemwise(fgraph: Any, node: Apply):
     out = node.outputs[0]
     if not isinstance(out.type, TensorType):
         return None
-    outputs = set(map(id, fgraph.outputs))
     for k, inp in enumerate(node.inputs):
-        if inp.type.dtype != out.type.dtype or id(inp) in outputs:
+        if inp.type.dtype != out.type.dtype:
             continue
+        # only_client is False for a function output: its clients include ('output', k).
         if not owns_memory(inp) or not only_client(fgraph, inp, node):
             continue
         if any(inp is other for j, other in enumerate(node.inputs) if j != k):

@@ -111,17 +111,24 @@ def apply_rewrites(fgraph: Any, include: Sequence[str] = (), exclude: Sequence[s
 
 
 def _local_pass(fgraph: Any, rewrites: list[Rewrite], times: dict) -> int:
+    from ..graph import _site_override as site_stack
+
     changes = 0
     clients = fgraph.clients
     for node in fgraph.toposort():
         if not any(clients.get(o) for o in node.outputs):
             continue  # replaced earlier in this pass
-        for r in rewrites:
-            t0 = time.perf_counter()
-            new = r.fn(fgraph, node)
-            times[r.name] = times.get(r.name, 0.0) + time.perf_counter() - t0
-            if new is None:
-                continue
+        site_stack.append(node.site)
+        try:
+            for r in rewrites:
+                t0 = time.perf_counter()
+                new = r.fn(fgraph, node)
+                times[r.name] = times.get(r.name, 0.0) + time.perf_counter() - t0
+                if new is not None:
+                    break
+        finally:
+            site_stack.pop()
+        if new is not None:
             if len(new) != len(node.outputs):
                 raise RuntimeError(f"rewrite {r.name!r} returned {len(new)} replacements for "
                                    f"{len(node.outputs)} outputs of {node.op}")
@@ -129,5 +136,4 @@ def _local_pass(fgraph: Any, rewrites: list[Rewrite], times: dict) -> int:
                 if rep is not None and rep is not old:
                     fgraph.replace(old, rep, reason=r.name)
             changes += 1
-            break
     return changes
