@@ -13,6 +13,17 @@ from .base import Optimizer, check_kwargs
 __all__ = ["Adam", "AdamW", "Adamax", "AMSGrad"]
 
 
+def _init_adam_hypers(opt: Optimizer, learning_rate: Any, beta1: Any, beta2: Any,
+                      epsilon: float, weight_decay: Any) -> None:
+    opt._add_hyper("learning_rate", learning_rate)
+    opt._add_hyper("beta1", beta1, 0.0, 1.0)
+    opt._add_hyper("beta2", beta2, 0.0, 1.0)
+    opt._init_decay(weight_decay)
+    if epsilon < 0:
+        raise ValueError(f"{type(opt).__name__}: epsilon must be >= 0, got {epsilon!r}")
+    opt.epsilon = float(epsilon)
+
+
 class Adam(Optimizer):
     """Adam (Kingma & Ba, 2015, "Adam: a method for stochastic optimization"), as
     ``torch.optim.Adam``.
@@ -66,13 +77,7 @@ class Adam(Optimizer):
                  **kwargs: Any) -> None:
         check_kwargs(kwargs, type(self).__init__, type(self).__name__)
         super().__init__(clip_value=clip_value, clip_norm=clip_norm)
-        self._add_hyper("learning_rate", learning_rate)
-        self._add_hyper("beta1", beta1, 0.0, 1.0)
-        self._add_hyper("beta2", beta2, 0.0, 1.0)
-        self._init_decay(weight_decay)
-        if epsilon < 0:
-            raise ValueError(f"{type(self).__name__}: epsilon must be >= 0, got {epsilon!r}")
-        self.epsilon = float(epsilon)
+        _init_adam_hypers(self, learning_rate, beta1, beta2, epsilon, weight_decay)
         self.amsgrad = bool(amsgrad)
 
     def _slots(self) -> list[tuple[str, float]]:
@@ -175,13 +180,7 @@ class Adamax(Optimizer):
                  **kwargs: Any) -> None:
         check_kwargs(kwargs, type(self).__init__, type(self).__name__)
         super().__init__(clip_value=clip_value, clip_norm=clip_norm)
-        self._add_hyper("learning_rate", learning_rate)
-        self._add_hyper("beta1", beta1, 0.0, 1.0)
-        self._add_hyper("beta2", beta2, 0.0, 1.0)
-        self._init_decay(weight_decay)
-        if epsilon < 0:
-            raise ValueError(f"Adamax: epsilon must be >= 0, got {epsilon!r}")
-        self.epsilon = float(epsilon)
+        _init_adam_hypers(self, learning_rate, beta1, beta2, epsilon, weight_decay)
 
     def _slots(self) -> list[tuple[str, float]]:
         return [("m", 0.0), ("u", 0.0)]
