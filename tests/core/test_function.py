@@ -306,11 +306,6 @@ def test_python_numbers_cast_when_exact():
         g(2.5)
 
 
-@pytest.mark.xfail(reason="nnthe/core/compile/checks.py: the scalar fast path compares "
-                          "np.array(0.1, float32) == 0.1, which NumPy 2 evaluates in float32 "
-                          "(True), and np.array(2**40, int32) raises a bare OverflowError; "
-                          "it should compare arr.item() == value and fall back to "
-                          "TensorType.filter on OverflowError", strict=False)
 def test_inexact_python_float_for_float32_scalar_is_refused():
     s = T.fscalar("s")
     f = nnthe.function([s], s * 2)

@@ -31,8 +31,12 @@ def make_input_check(ttype: TensorType, label: str,
         def convert(value: Any) -> np.ndarray:
             # The common case f(2) or f(0.5): a Python number that fits exactly.
             if type(value) is int or type(value) is float:
-                arr = array(value, dtype=np_dtype)
-                if allow_downcast or arr == value:
+                try:
+                    arr = array(value, dtype=np_dtype)
+                except OverflowError:
+                    arr = None
+                # .item() compares in Python precision: 2.1 is not float32(2.1).
+                if arr is not None and (allow_downcast or arr.item() == value):
                     return arr
             return ttype.filter(value, allow_downcast=allow_downcast, name=label)
     else:
