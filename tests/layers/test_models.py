@@ -60,19 +60,18 @@ def compile_model(model):
 @pytest.mark.parametrize("build,n_params", [(mlp, 784 * 800 + 800 + 800 * 800 + 800 + 8010),
                                             (cnn, 832 + 25632 + 131328 + 2570)])
 def test_build_summarize_compile_train(build, n_params):
+    nnthe.random.seed(0)
     model = build()
     text = model.summary(input_shape=(None, 1, 28, 28), print_fn=None)
     assert f"Total params: {n_params:,}" in text
     assert model.count_params() == n_params
     train, predict, acc = compile_model(model)
     rng = np.random.default_rng(0)
-    X = rng.uniform(size=(32, 1, 28, 28)).astype("float32")
-    y = rng.integers(0, 10, size=32).astype("int32")
-    first = float(train(X, y))
-    for _ in range(15):
-        last = float(train(X, y))
-    assert last < first  # it learns (memorizes) the batch
-    assert predict(X).shape == (32,) and predict(X).dtype.kind == "i"
+    X = rng.uniform(size=(16, 1, 28, 28)).astype("float32")
+    y = rng.integers(0, 10, size=16).astype("int32")
+    hist = [float(train(X, y)) for _ in range(8)]
+    assert min(hist[-3:]) < hist[0], hist  # it learns (memorizes) the batch
+    assert predict(X).shape == (16,) and predict(X).dtype.kind == "i"
     assert 0.0 <= float(acc(X, y)) <= 1.0
 
 
