@@ -43,16 +43,21 @@ class SharedVariable(TensorVariable):
 
         The value is copied unless ``borrow=True``.
 
+        A Python number is converted to the variable's dtype (``lr.set_value(0.01)`` on
+        a float32 variable); arrays must convert without loss.
+
         Raises
         ------
         TypeError
-            If the dtype cannot be converted without loss or the number of dimensions
-            differs.
+            If an array's dtype cannot be converted without loss or the number of
+            dimensions differs.
         ValueError
             If the shape differs from the static shape.
         """
         name = f"set_value of shared variable {self.name or '<unnamed>'}"
-        arr = self.type.filter(value, allow_downcast=False, name=name)
+        # A Python number is untyped: 0.01 for a float32 variable means float32(0.01).
+        is_number = isinstance(value, (int, float)) and not isinstance(value, bool)
+        arr = self.type.filter(value, allow_downcast=is_number, name=name)
         if not borrow and arr is value:
             arr = arr.copy()
         self.container[0] = arr

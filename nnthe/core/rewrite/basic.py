@@ -9,6 +9,7 @@ from ..graph import Apply, Constant
 from ..gradient import _IdentityGradOp
 from ..ops import elemwise as E
 from ..ops.alloc import Alloc
+from ..ops.elemwise import Elemwise
 from ..ops.shape import DimShuffle, Reshape, SumToShape, dimshuffle
 from ..types import TensorType
 from ..variable import TensorConstant
@@ -26,7 +27,7 @@ _NEUTRAL = {"add": (0, 0), "sub": (None, 0), "mul": (1, 1), "true_div": (None, 1
             "pow": (None, 1), "logical_or": (False, False)}
 
 
-@register("useless", "useless")
+@register("useless", "useless", tracks=(Elemwise,))
 def local_useless_elemwise(fgraph: Any, node: Apply):
     """``x + 0``, ``x - 0``, ``x * 1``, ``x / 1``, ``x ** 1`` -> ``x`` (when the neutral
     operand does not change the shape or dtype); ``-(-x)`` -> ``x``."""
@@ -46,7 +47,7 @@ def local_useless_elemwise(fgraph: Any, node: Apply):
     return None
 
 
-@register("useless", "useless")
+@register("useless", "useless", tracks=(_IdentityGradOp, Reshape, SumToShape, Alloc, DimShuffle))
 def local_useless_shape_ops(fgraph: Any, node: Apply):
     """Reshape, Alloc and SumToShape that do not change a fully known shape;
     DimShuffle of a DimShuffle composed into one; identity-gradient ops removed (they
@@ -70,7 +71,7 @@ def local_useless_shape_ops(fgraph: Any, node: Apply):
 
 # -- canonicalize --------------------------------------------------------------------
 
-@register("canonicalize", "canonicalize")
+@register("canonicalize", "canonicalize", tracks=(Elemwise,))
 def local_mul_minus_one(fgraph: Any, node: Apply):
     """``x * -1`` -> ``-x``; ``x * x`` -> ``sqr(x)``."""
     if node_name(node) != "mul":

@@ -123,7 +123,7 @@ def _shape_relation(target: Any, others: list, out: Any) -> str | None:
     return "runtime" if needs_check else "static"
 
 
-@register("inplace", "inplace")
+@register("inplace", "inplace", tracks=(Elemwise,))
 def local_inplace_elemwise(fgraph: Any, node: Apply):
     """Make an Elemwise ufunc write into a dead input buffer of the same dtype/shape."""
     op = node.op
@@ -143,6 +143,8 @@ def local_inplace_elemwise(fgraph: Any, node: Apply):
         relation = _shape_relation(inp, [x for j, x in enumerate(node.inputs) if j != k], out)
         if relation is None:
             continue
-        new_node = InplaceElemwise(op.scalar_op, k, relation == "runtime").make_node(*node.inputs)
+        # The inputs are already checked and cast: build the node directly.
+        new_node = Apply(InplaceElemwise(op.scalar_op, k, relation == "runtime"), node.inputs,
+                         [o.type for o in node.outputs])
         return new_node.outputs
     return None

@@ -19,7 +19,14 @@ from ..graph import Apply, Variable
 #: what nodes may be matched.
 PHASES = ("merge", "useless", "canonicalize", "stabilize", "specialize", "constant_folding",
           "useless_after", "merge_after", "inplace")
+#: Phases whose local rewrites share one walk over the graph: each node tries them in
+#: phase order. Fewer walks, same ordering guarantees (stabilize still precedes
+#: constant folding, which is in a later group).
+GROUPS = (("merge",), ("useless", "canonicalize", "stabilize", "specialize"),
+          ("constant_folding", "useless_after"), ("merge_after",), ("inplace",))
 MAX_PASSES = 3
+#: In-place decisions never enable further in-place decisions: one walk suffices.
+PASSES = {"inplace": 1}
 
 LocalFn = Callable[[Any, Apply], "Sequence[Variable] | None"]
 GlobalFn = Callable[[Any], int]
@@ -40,12 +47,15 @@ class Rewrite:
     tags: frozenset = field(default_factory=frozenset)
     is_global: bool = False
     doc: str = ""
+    #: Op classes this rewrite can match (None: any); the driver skips other nodes.
+    tracks: tuple | None = None
 
 
 _REGISTRY: dict[str, Rewrite] = {}
 
 
-def register(phase: str, *tags: str, name: str | None = None, is_global: bool = False):
+def register(phase: str, *tags: str, name: str | None = None, is_global: bool = False,
+             tracks: tuple | None = None):
     """Decorator: register a rewrite function in ``phase`` with ``tags``.
 
     Every rewrite is tagged with its name, its phase and ``fast_run``; a Mode includes
@@ -59,7 +69,8 @@ def register(phase: str, *tags: str, name: str | None = None, is_global: bool = 
         if rname in _REGISTRY:
             raise ValueError(f"a rewrite named {rname!r} is already registered")
         all_tags = frozenset(tags) | {rname, phase, "fast_run"}
-        _REGISTRY[rname] = Rewrite(rname, fn, phase, all_tags, is_global, (fn.__doc__ or "").strip())
+        _REGISTRY[rname] = Rewrite(rname, fn, phase, all_tags, is_global, (fn.__doc__ or "").strip(),
+                                   tuple(tracks) if tracks else None)
         return fn
 
     return deco
@@ -93,10 +104,8 @@ def apply_rewrites(fgraph: Any, include: Sequence[str] = (), exclude: Sequence[s
     load_all()
     chosen = select(include, exclude)
     times = fgraph.rewrite_times
-    for phase in PHASES:
-        rws = [r for r in chosen if r.phase == phase]
-        if not rws:
-            continue
+    for group in GROUPS:
+        rws = [r for phase in group for r in chosen if r.phase == phase]
         for r in rws:
             if r.is_global:
                 t0 = time.perf_counter()
@@ -105,7 +114,7 @@ def apply_rewrites(fgraph: Any, include: Sequence[str] = (), exclude: Sequence[s
         local = [r for r in rws if not r.is_global]
         if not local:
             continue
-        for _ in range(MAX_PASSES):
+        for _ in range(PASSES.get(group[0], MAX_PASSES)):
             if not _local_pass(fgraph, local, times):
                 break
 
@@ -115,15 +124,23 @@ def _local_pass(fgraph: Any, rewrites: list[Rewrite], times: dict) -> int:
 
     changes = 0
     clients = fgraph.clients
+    perf = time.perf_counter
+    by_type: dict[type, list[Rewrite]] = {}
     for node in fgraph.toposort():
-        if not any(clients.get(o) for o in node.outputs):
-            continue  # replaced earlier in this pass
+        op_type = type(node.op)
+        candidates = by_type.get(op_type)
+        if candidates is None:
+            candidates = by_type[op_type] = [
+                r for r in rewrites if r.tracks is None or issubclass(op_type, r.tracks)]
+        if not candidates or not any(clients.get(o) for o in node.outputs):
+            continue  # nothing can match, or replaced earlier in this pass
         site_stack.append(node.site)
+        new = None
         try:
-            for r in rewrites:
-                t0 = time.perf_counter()
+            for r in candidates:
+                t0 = perf()
                 new = r.fn(fgraph, node)
-                times[r.name] = times.get(r.name, 0.0) + time.perf_counter() - t0
+                times[r.name] = times.get(r.name, 0.0) + perf() - t0
                 if new is not None:
                     break
         finally:

@@ -5,13 +5,14 @@ from typing import Any
 
 from ..graph import Apply
 from ..ops import elemwise as E
+from ..ops.elemwise import Elemwise
 from .patterns import node_name, scalar_constant
 from .registry import register
 
 _POW_SPECIAL = {2.0: E.sqr, 0.5: E.sqrt, -1.0: E.reciprocal, 1.0: None}
 
 
-@register("specialize", "specialize")
+@register("specialize", "specialize", tracks=(Elemwise,))
 def local_pow_specialize(fgraph: Any, node: Apply):
     """``x ** 2`` -> ``sqr(x)``, ``x ** 0.5`` -> ``sqrt(x)``, ``x ** -1`` ->
     ``reciprocal(x)``, ``x ** 3`` -> ``x * sqr(x)`` (one multiply instead of pow)."""

@@ -11,6 +11,7 @@ from typing import Any
 
 from ..graph import Apply
 from ..ops import elemwise as E
+from ..ops.elemwise import Elemwise
 from ..ops.reduce import CAReduce, logsumexp
 from .patterns import elemwise_name, is_constant_value, node_name
 from .registry import register
@@ -21,7 +22,7 @@ def _fits(new, old):
     return new.type.dtype == old.type.dtype and new.type.ndim == old.type.ndim
 
 
-@register("stabilize", "stabilize")
+@register("stabilize", "stabilize", tracks=(Elemwise,))
 def local_log1p(fgraph: Any, node: Apply):
     """``log(1 + x)`` -> ``log1p(x)``."""
     if node_name(node) != "log" or elemwise_name(node.inputs[0]) != "add":
@@ -34,7 +35,7 @@ def local_log1p(fgraph: Any, node: Apply):
     return [new] if _fits(new, node.outputs[0]) else None
 
 
-@register("stabilize", "stabilize")
+@register("stabilize", "stabilize", tracks=(Elemwise,))
 def local_expm1(fgraph: Any, node: Apply):
     """``exp(x) - 1`` -> ``expm1(x)``."""
     if node_name(node) != "sub" or not is_constant_value(node.inputs[1], 1):
@@ -45,7 +46,7 @@ def local_expm1(fgraph: Any, node: Apply):
     return [new] if _fits(new, node.outputs[0]) else None
 
 
-@register("stabilize", "stabilize")
+@register("stabilize", "stabilize", tracks=(Elemwise,))
 def local_log_sigmoid(fgraph: Any, node: Apply):
     """``log(sigmoid(x))`` -> ``-softplus(-x)``; ``log(1 - sigmoid(x))`` -> ``-softplus(x)``."""
     if node_name(node) != "log":
@@ -63,7 +64,7 @@ def local_log_sigmoid(fgraph: Any, node: Apply):
     return [new] if _fits(new, node.outputs[0]) else None
 
 
-@register("stabilize", "stabilize")
+@register("stabilize", "stabilize", tracks=(Elemwise,))
 def local_logsumexp(fgraph: Any, node: Apply):
     """``log(sum(exp(x), axis))`` -> the max-shifted ``logsumexp(x, axis)``."""
     if node_name(node) != "log" or node.outputs[0].tag.get("stable"):
