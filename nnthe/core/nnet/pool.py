@@ -1,8 +1,9 @@
 """2-d pooling over the last two axes: max, average (including or excluding padding),
 global pooling, and differentiable gradient ops.
 
-Non-overlapping windows (stride == window, no padding: the common case) take a
-reshape-based fast path; other geometries use a strided window view. Max pooling routes
+Every pass loops over the few window offsets (4 for a 2x2 window), each step one
+strided ufunc call over all windows at once: no window copies, no loop over pixels,
+and the same code for overlapping, padded and non-overlapping windows. Max pooling routes
 the gradient to one maximal element per window (the first, as PyTorch does), so a window
 of equal values (a dead ReLU region) does not multiply the gradient. The gradient ops
 close under differentiation:
@@ -17,7 +18,6 @@ from __future__ import annotations
 from typing import Any, Sequence
 
 import numpy as np
-from numpy.lib.stride_tricks import sliding_window_view
 
 from ..graph import Apply, Op
 from ..types import TensorType, fmt_shape, is_float_dtype
@@ -106,11 +106,6 @@ class _PoolBase(Op):
         ew = max(0, (ow - 1) * self.stride[1] + self.ws[1] - (w + 2 * self.pad[1]))
         return oh, ow, eh, ew
 
-    def _fast(self, h: int, w: int) -> bool:
-        """Non-overlapping windows that tile the (cropped) input exactly."""
-        return (self.stride == self.ws and self.pad == (0, 0)
-                and (self.ignore_border or (h % self.ws[0] == 0 and w % self.ws[1] == 0)))
-
     def _padded(self, x: np.ndarray, fill: float, eh: int, ew: int) -> np.ndarray:
         ph, pw = self.pad
         if not (ph or pw or eh or ew):
@@ -120,9 +115,16 @@ class _PoolBase(Op):
         out[..., ph:ph + h, pw:pw + w] = x
         return out
 
-    def _windows(self, xp: np.ndarray, oh: int, ow: int) -> np.ndarray:
-        v = sliding_window_view(xp, self.ws, axis=(-2, -1))
-        return v[..., ::self.stride[0], ::self.stride[1], :, :][..., :oh, :ow, :, :]
+    def _offsets(self, oh: int, ow: int):
+        """``(k, (rows, cols))`` for each window offset ``k = i * ww + j``: the strided
+        slices of the padded input that offset reads for all windows at once. Looping
+        over the few offsets (4 for 2x2) keeps every step a strided ufunc call, with no
+        window copies."""
+        (wh, ww), (sh, sw) = self.ws, self.stride
+        for i in range(wh):
+            for j in range(ww):
+                yield i * ww + j, (slice(i, i + sh * (oh - 1) + 1, sh),
+                                   slice(j, j + sw * (ow - 1) + 1, sw))
 
     def _counts(self, h: int, w: int, oh: int, ow: int, dtype: np.dtype) -> np.ndarray:
         """Elements each average window divides by, shape (oh, ow)."""
@@ -135,40 +137,38 @@ class _PoolBase(Op):
         return np.outer(per_axis[0], per_axis[1]).astype(dtype)
 
     def _argmax(self, x: np.ndarray) -> tuple[np.ndarray, tuple]:
-        """Index (row-major in the window) of the first maximum of each window."""
-        h, w = x.shape[-2:]
-        oh, ow, eh, ew = self._geometry(h, w)
-        wh, ww = self.ws
-        if self._fast(h, w):
-            xr = x[..., :oh * wh, :ow * ww].reshape(x.shape[:-2] + (oh, wh, ow, ww))
-            flat = xr.swapaxes(-3, -2).reshape(x.shape[:-2] + (oh, ow, wh * ww))
-        else:
-            win = self._windows(self._padded(x, -np.inf, eh, ew), oh, ow)
-            flat = win.reshape(win.shape[:-2] + (wh * ww,))
-        return np.argmax(flat, axis=-1), (oh, ow, eh, ew)
+        """Offset of the first maximum of each window (ties go to the earliest offset)."""
+        geom = self._geometry(*x.shape[-2:])
+        oh, ow, eh, ew = geom
+        xp = self._padded(x, -np.inf, eh, ew)
+        best = idx = None
+        for k, (r, c) in self._offsets(oh, ow):
+            v = xp[..., r, c]
+            if best is None:
+                best, idx = v.copy(), np.zeros(v.shape, dtype=np.int16)
+                continue
+            # Plain ufuncs and a boolean store: 2x faster than ufuncs with where=.
+            m = v > best
+            np.maximum(best, v, out=best)
+            idx[m] = k
+        return idx, geom
 
     def _scatter(self, idx: np.ndarray, gy: np.ndarray, h: int, w: int, geom: tuple) -> np.ndarray:
-        """Place ``gy`` at window positions ``idx``, summing overlaps; shape (..., h, w)."""
+        """Place ``gy`` at window offsets ``idx``, summing overlaps; shape (..., h, w)."""
         oh, ow, eh, ew = geom
-        wh, ww = self.ws
-        lead = gy.shape[:-2]
-        if self._fast(h, w):
-            mask = idx[..., None] == np.arange(wh * ww)
-            cols = (mask * gy[..., None]).astype(gy.dtype, copy=False)
-            gx = cols.reshape(lead + (oh, ow, wh, ww)).swapaxes(-3, -2).reshape(lead + (oh * wh, ow * ww))
-            if gx.shape[-2:] != (h, w):
-                full = np.zeros(lead + (h, w), dtype=gy.dtype)
-                full[..., :oh * wh, :ow * ww] = gx
-                gx = full
-            return gx
         ph, pw = self.pad
-        sh, sw = self.stride
-        gxp = np.zeros(lead + (h + 2 * ph + eh, w + 2 * pw + ew), dtype=gy.dtype)
-        for i in range(wh):
-            for j in range(ww):
-                sel = idx == i * ww + j
-                gxp[..., i:i + sh * (oh - 1) + 1:sh, j:j + sw * (ow - 1) + 1:sw] += np.where(sel, gy, 0)
-        return gxp[..., ph:ph + h, pw:pw + w]
+        hp, wp = h + 2 * ph + eh, w + 2 * pw + ew
+        disjoint = self.stride[0] >= self.ws[0] and self.stride[1] >= self.ws[1]
+        covered = self.stride == self.ws and (hp, wp) == (oh * self.ws[0], ow * self.ws[1])
+        # Windows that tile the input exactly write every element once: no zero fill,
+        # and assignment instead of accumulation.
+        gxp = (np.empty if covered else np.zeros)(gy.shape[:-2] + (hp, wp), dtype=gy.dtype)
+        for k, (r, c) in self._offsets(oh, ow):
+            if disjoint:
+                np.multiply(gy, idx == k, out=gxp[..., r, c])
+            else:
+                gxp[..., r, c] += gy * (idx == k)
+        return gxp[..., ph:ph + h, pw:pw + w] if (ph or pw or eh or ew) else gxp
 
 
 class Pool(_PoolBase):
@@ -182,18 +182,22 @@ class Pool(_PoolBase):
     def perform(self, node: Apply, x: np.ndarray) -> np.ndarray:
         h, w = x.shape[-2:]
         oh, ow, eh, ew = self._geometry(h, w)
-        wh, ww = self.ws
-        if self._fast(h, w):
-            xr = x[..., :oh * wh, :ow * ww].reshape(x.shape[:-2] + (oh, wh, ow, ww))
-            if self.mode == "max":
-                return xr.max(axis=(-3, -1))
-            out = xr.sum(axis=(-3, -1))
-            out *= x.dtype.type(1.0 / (wh * ww))
-            return out
-        if self.mode == "max":
-            return self._windows(self._padded(x, -np.inf, eh, ew), oh, ow).max(axis=(-2, -1))
-        out = self._windows(self._padded(x, 0, eh, ew), oh, ow).sum(axis=(-2, -1))
-        out /= self._counts(h, w, oh, ow, x.dtype)
+        is_max = self.mode == "max"
+        xp = self._padded(x, -np.inf if is_max else 0, eh, ew)
+        out = None
+        for k, (r, c) in self._offsets(oh, ow):
+            v = xp[..., r, c]
+            if out is None:
+                out = v.copy()
+            elif is_max:
+                np.maximum(out, v, out=out)
+            else:
+                out += v
+        if not is_max:
+            if self.pad == (0, 0) and not (eh or ew):
+                out *= x.dtype.type(1.0 / (self.ws[0] * self.ws[1]))
+            else:
+                out /= self._counts(h, w, oh, ow, x.dtype)
         return out
 
     def L_op(self, node, inputs, outputs, output_grads):
@@ -266,15 +270,11 @@ class MaxPoolGradGrad(_PoolBase):
 
     def perform(self, node, x, G):
         idx, (oh, ow, eh, ew) = self._argmax(x)
-        h, w = x.shape[-2:]
-        wh, ww = self.ws
-        if self._fast(h, w):
-            Gr = G[..., :oh * wh, :ow * ww].reshape(G.shape[:-2] + (oh, wh, ow, ww))
-            flat = Gr.swapaxes(-3, -2).reshape(G.shape[:-2] + (oh, ow, wh * ww))
-        else:
-            win = self._windows(self._padded(G, 0, eh, ew), oh, ow)
-            flat = win.reshape(win.shape[:-2] + (wh * ww,))
-        return np.take_along_axis(flat, idx[..., None], axis=-1)[..., 0]
+        Gp = self._padded(G, 0, eh, ew)
+        out = np.zeros(idx.shape, dtype=G.dtype)
+        for k, (r, c) in self._offsets(oh, ow):
+            out += Gp[..., r, c] * (idx == k)
+        return out
 
     def L_op(self, node, inputs, outputs, output_grads):
         from ..ops.alloc import zeros_like
@@ -302,24 +302,14 @@ class AveragePoolGrad(_PoolBase):
         if gy.shape[-2:] != (oh, ow):
             raise ValueError(f"AveragePoolGrad: an output gradient of shape {gy.shape} does not "
                              f"match an input of spatial shape {(h, w)}")
-        wh, ww = self.ws
-        lead = gy.shape[:-2]
-        if self._fast(h, w):
-            scaled = gy * gy.dtype.type(1.0 / (wh * ww))
-            gx = np.broadcast_to(scaled[..., :, None, :, None], lead + (oh, wh, ow, ww))
-            gx = gx.reshape(lead + (oh * wh, ow * ww))
-            if (oh * wh, ow * ww) != (h, w):
-                full = np.zeros(lead + (h, w), dtype=gy.dtype)
-                full[..., :oh * wh, :ow * ww] = gx
-                gx = full
-            return gx
-        scaled = gy / self._counts(h, w, oh, ow, gy.dtype)
+        if self.pad == (0, 0) and not (eh or ew):
+            scaled = gy * gy.dtype.type(1.0 / (self.ws[0] * self.ws[1]))
+        else:
+            scaled = gy / self._counts(h, w, oh, ow, gy.dtype)
         ph, pw = self.pad
-        sh, sw = self.stride
-        gxp = np.zeros(lead + (h + 2 * ph + eh, w + 2 * pw + ew), dtype=gy.dtype)
-        for i in range(wh):
-            for j in range(ww):
-                gxp[..., i:i + sh * (oh - 1) + 1:sh, j:j + sw * (ow - 1) + 1:sw] += scaled
+        gxp = np.zeros(gy.shape[:-2] + (h + 2 * ph + eh, w + 2 * pw + ew), dtype=gy.dtype)
+        for k, (r, c) in self._offsets(oh, ow):
+            gxp[..., r, c] += scaled
         return gxp[..., ph:ph + h, pw:pw + w]
 
     def L_op(self, node, inputs, outputs, output_grads):
