@@ -238,7 +238,11 @@ def flatten(x: Any, ndim: int = 1) -> TensorVariable:
     if not 1 <= ndim <= max(x.type.ndim, 1):
         raise ValueError(f"flatten: ndim must be in [1, {max(x.type.ndim, 1)}], got {ndim}")
     lead = [shape_i(x, i) for i in range(ndim - 1)]
-    return reshape(x, lead + [-1])
+    trailing = x.type.shape[ndim - 1:]
+    # With the trailing sizes known, the flattened size is known even when the
+    # batch size is not: (None, 1, 28, 28).flatten(2) is (None, 784).
+    last = int(np.prod(trailing, dtype=np.int64)) if None not in trailing else -1
+    return reshape(x, lead + [last])
 
 
 class DimShuffle(Op):
