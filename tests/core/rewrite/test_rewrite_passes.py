@@ -174,3 +174,39 @@ def test_mul_minus_one_and_square():
     a, b = f(np.array([2.0, 3], "float32"))
     np.testing.assert_array_equal(a, [-2, -3])
     np.testing.assert_array_equal(b, [4, 9])
+
+
+def test_log_softmax_rewrite():
+    x = T.matrix("x")
+    f, g = both([x], raw_log(T.nnet.softmax(x)), "local_log_softmax")
+    assert "LogSoftmax" in op_names(f)
+    v = np.array([[1e4, 0.0]], "float32")
+    with np.errstate(all="ignore"):
+        assert not np.all(np.isfinite(g(v)))
+    np.testing.assert_allclose(f(v), [[0.0, -1e4]])
+
+
+def test_crossentropy_of_softmax_becomes_the_fused_op():
+    z = T.matrix("z")
+    y = T.ivector("y")
+    loss = T.nnet.categorical_crossentropy(T.nnet.softmax(z), y)
+    f, g = both([z, y], loss, "local_softmax_crossentropy")
+    assert "SoftmaxCrossEntropyWithLogits" in op_names(f)
+    v = np.array([[1e4, 0.0], [0.0, 1.0]], "float32")
+    labels = np.array([1, 0], "int32")
+    with np.errstate(all="ignore"):
+        assert not np.all(np.isfinite(g(v, labels)))
+    np.testing.assert_allclose(f(v, labels), [1e4, np.log1p(np.e)], rtol=1e-6)
+
+
+def test_exp_over_sum_exp_becomes_softmax():
+    x = T.matrix("x")
+    e = T.exp(x)
+    for expr in (e / e.sum(axis=1, keepdims=True), e / e.sum(axis=1).dimshuffle(0, "x")):
+        f, g = both([x], expr, "local_exp_over_sum_exp")
+        assert "Softmax" in op_names(f)
+        v = np.array([[1e3, 0.0], [1.0, 2.0]], "float32")
+        with np.errstate(all="ignore"):
+            assert not np.all(np.isfinite(g(v)))
+        ref = np.exp(v - v.max(1, keepdims=True))
+        np.testing.assert_allclose(f(v), ref / ref.sum(1, keepdims=True), rtol=1e-6)
