@@ -3,7 +3,9 @@
 The linker writes one Python function per compiled graph: one line per Apply node that
 calls the op's thunk (often a NumPy ufunc) on local variables, ``del`` statements that
 release intermediates as soon as their last reader has run, and the output and update
-handling at the end. There is no interpreter loop and no per-op bookkeeping, so the
+handling at the end. Ops that offer ``make_buffered_thunk`` (matrix products) write into
+a buffer kept between calls when their result cannot reach an output or a shared
+variable (so a compiled function is not re-entrant: call it from one thread at a time). There is no interpreter loop and no per-op bookkeeping, so the
 overhead of a call is a few hundred nanoseconds plus the thunks' own work.
 
 Run-time errors are mapped back to the node that raised them through the line number of
@@ -117,6 +119,17 @@ def link(inputs: Sequence[Variable], outputs: Sequence[Variable],
             last_use[i] = pos
     keep = set(outputs) | {u for _, u in updates}
 
+    # Variables whose memory may end up in an output or a shared variable: following
+    # views and in-place writes backwards from them. The others may live in buffers
+    # that the next call reuses.
+    escapes: set[int] = {id(v) for v in outputs} | {id(u) for _, u in updates}
+    for node in reversed(nodes):
+        aliases = {**(getattr(node.op, "view_map", None) or {}), **(getattr(node.op, "destroy_map", None) or {})}
+        for k, o in enumerate(node.outputs):
+            if id(o) in escapes:
+                for i in aliases.get(k, ()):
+                    escapes.add(id(node.inputs[i]))
+
     counter = itertools.count()
     for pos, node in enumerate(nodes):
         args = ", ".join(name_of(i) for i in node.inputs)
@@ -125,7 +138,11 @@ def link(inputs: Sequence[Variable], outputs: Sequence[Variable],
             n = f"t{next(counter)}"
             names[o] = n
             outs.append(n)
-        thunk = node.op.make_thunk(node)
+        make_buffered = getattr(node.op, "make_buffered_thunk", None)
+        if make_buffered is not None and not any(id(o) in escapes for o in node.outputs):
+            thunk = make_buffered(node)
+        else:
+            thunk = node.op.make_thunk(node)
         if thunk_wrapper is not None:
             thunk = thunk_wrapper(node, thunk)
         env[f"k{pos}"] = thunk

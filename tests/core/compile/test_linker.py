@@ -106,3 +106,32 @@ def test_seed_call_is_cheap():
     per_call = min(timeit.repeat(lambda: f(2), number=2000, repeat=5)) / 2000
     # The target is ~3 us; allow a slow, shared CI machine a wide margin.
     assert per_call < 100e-6
+
+
+def test_matrix_product_buffers_are_reused_only_when_private():
+    X = T.matrix("X", shape=(None, 3))
+    W = nnthe.shared(np.ones((3, 2), "float32"), name="W")
+    hidden = T.tanh(T.dot(X, W))       # the dot's result is private: buffered
+    out = T.dot(X, W)                  # returned to the caller: never buffered
+    f = nnthe.function([X], [hidden.sum(), out])
+    x = np.ones((4, 3), "float32")
+    s1, o1 = f(x)
+    s2, o2 = f(2 * x)
+    np.testing.assert_array_equal(o1, 3)  # the first result is untouched by the second call
+    np.testing.assert_array_equal(o2, 6)
+    assert s1 == pytest.approx(8 * np.tanh(3), rel=1e-6)
+    assert s2 == pytest.approx(8 * np.tanh(6), rel=1e-6)
+    # a different batch size gets a new buffer
+    s3, o3 = f(np.ones((5, 3), "float32"))
+    assert o3.shape == (5, 2)
+
+
+def test_buffered_product_feeding_an_update_is_not_reused():
+    X = T.matrix("X", shape=(2, 2))
+    s = nnthe.shared(np.zeros((2, 2), "float32"))
+    f = nnthe.function([X], [], updates={s: T.dot(X, X) + 1})
+    f(np.eye(2, dtype="float32"))
+    first = s.get_value(borrow=True)
+    f(2 * np.eye(2, dtype="float32"))
+    np.testing.assert_array_equal(first, np.eye(2) + 1)
+    np.testing.assert_array_equal(s.get_value(), 4 * np.eye(2) + 1)
