@@ -205,19 +205,21 @@ def _advanced_out_shape(x: TensorVariable, spec: tuple, inputs: list[TensorVaria
     return block + tuple(basic)
 
 
-class Subtensor(Op):
-    """Basic indexing (slices, ints, newaxis): returns a view."""
+class _IndexingOp(Op):
+    """What basic and advanced indexing share: the index spec, evaluation, gradient."""
 
     __props__ = ("index_spec",)
-    view_map = {0: [0]}
 
     def __init__(self, index_spec: tuple) -> None:
         self.index_spec = index_spec
 
+    def _out_shape(self, x: TensorVariable, idx: list) -> tuple:
+        raise NotImplementedError
+
     def make_node(self, x, *idx):
         x = as_tensor_variable(x)
         idx = [as_tensor_variable(i) for i in idx]
-        return Apply(self, [x] + idx, [TensorType(x.type.dtype, _basic_out_shape(x, self.index_spec))])
+        return Apply(self, [x] + idx, [TensorType(x.type.dtype, self._out_shape(x, idx))])
 
     def make_thunk(self, node):
         build = _index_builder(self.index_spec)
@@ -241,43 +243,23 @@ class Subtensor(Op):
         return [[True]] + [[False] for _ in node.inputs[1:]]
 
     def __str__(self) -> str:
-        return f"Subtensor{{{_fmt_spec(self.index_spec)}}}"
+        return f"{type(self).__name__}{{{_fmt_spec(self.index_spec)}}}"
 
 
-class AdvancedSubtensor(Op):
+class Subtensor(_IndexingOp):
+    """Basic indexing (slices, ints, newaxis): returns a view."""
+
+    view_map = {0: [0]}
+
+    def _out_shape(self, x, idx):
+        return _basic_out_shape(x, self.index_spec)
+
+
+class AdvancedSubtensor(_IndexingOp):
     """Integer-array and boolean-mask indexing (NumPy's advanced indexing): a copy."""
 
-    __props__ = ("index_spec",)
-
-    def __init__(self, index_spec: tuple) -> None:
-        self.index_spec = index_spec
-
-    def make_node(self, x, *idx):
-        x = as_tensor_variable(x)
-        idx = [as_tensor_variable(i) for i in idx]
-        shp = _advanced_out_shape(x, self.index_spec, idx)
-        return Apply(self, [x] + idx, [TensorType(x.type.dtype, shp)])
-
-    def make_thunk(self, node):
-        build = _index_builder(self.index_spec)
-        return lambda x, *vals: x[build(*vals)]
-
-    def perform(self, node, x, *vals):
-        return x[_index_builder(self.index_spec)(*vals)]
-
-    def L_op(self, node, inputs, outputs, output_grads):
-        from ..gradient import disconnected_type
-        from .alloc import zeros_like
-
-        x, idx = inputs[0], inputs[1:]
-        gx = IncSubtensor(self.index_spec, False)(zeros_like(x), output_grads[0], *idx)
-        return [gx] + [disconnected_type() for _ in idx]
-
-    def connection_pattern(self, node):
-        return [[True]] + [[False] for _ in node.inputs[1:]]
-
-    def __str__(self) -> str:
-        return f"AdvancedSubtensor{{{_fmt_spec(self.index_spec)}}}"
+    def _out_shape(self, x, idx):
+        return _advanced_out_shape(x, self.index_spec, idx)
 
 
 class IncSubtensor(Op):

@@ -46,33 +46,18 @@ class InplaceElemwise(Op):
         ufunc = self.scalar_op.impl
         k = self.target
         ndarray = np.ndarray
-        if len(node.inputs) == 2 and k == 0:
-            if self.runtime_check:
-                def inplace0_checked(a, b):
-                    if type(a) is ndarray and (b.shape == a.shape or b.ndim == 0):
-                        return ufunc(a, b, out=a)
-                    return ufunc(a, b)
-                return inplace0_checked
-
-            def inplace0(a, b):
-                return ufunc(a, b, out=a) if type(a) is ndarray else ufunc(a, b)
-            return inplace0
-        if len(node.inputs) == 2 and k == 1:
-            if self.runtime_check:
-                def inplace1_checked(a, b):
-                    if type(b) is ndarray and (a.shape == b.shape or a.ndim == 0):
-                        return ufunc(a, b, out=b)
-                    return ufunc(a, b)
-                return inplace1_checked
-
-            def inplace1(a, b):
-                return ufunc(a, b, out=b) if type(b) is ndarray else ufunc(a, b)
-            return inplace1
+        check = self.runtime_check
+        if len(node.inputs) == 2:
+            def inplace_binary(a, b):
+                target, other = (b, a) if k else (a, b)
+                if type(target) is ndarray and (not check or other.shape == target.shape or other.ndim == 0):
+                    return ufunc(a, b, out=target)
+                return ufunc(a, b)
+            return inplace_binary
         if len(node.inputs) == 1:
             def inplace_unary(a):
                 return ufunc(a, out=a) if type(a) is ndarray else ufunc(a)
             return inplace_unary
-        check = self.runtime_check
 
         def inplace_n(*args):
             a = args[k]
