@@ -34,16 +34,23 @@ import nnthe  # noqa: E402
 import nnthe.tensor as T  # noqa: E402
 
 
-def best_ms(fn: Callable[[], object], repeat: int) -> float:
-    """Median of ``repeat`` timed calls after two warm-up calls, in milliseconds."""
-    fn()
-    fn()
-    times = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
+def time_all(fns: dict[str, Callable[[], object]], repeat: int) -> dict[str, tuple[float, float]]:
+    """``{name: (min ms, median ms)}`` over ``repeat`` rounds after two warm-up calls.
+
+    The candidates are interleaved round by round, so a burst of load from other
+    processes on a shared machine hits them all alike; the minimum is the figure least
+    disturbed by such bursts.
+    """
+    for fn in fns.values():
         fn()
-        times.append(time.perf_counter() - t0)
-    return float(np.median(times)) * 1e3
+        fn()
+    times: dict[str, list[float]] = {k: [] for k in fns}
+    for _ in range(repeat):
+        for name, fn in fns.items():
+            t0 = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - t0)
+    return {k: (min(v) * 1e3, float(np.median(v)) * 1e3) for k, v in times.items()}
 
 
 def nnthe_fns(batch: int, rng: np.random.Generator):
@@ -115,22 +122,26 @@ def main() -> None:
     rng = np.random.default_rng(0)
     nf, nfb, weights = nnthe_fns(args.batch, rng)
     gf, gfb = gemm_fns(args.batch, rng)
-    rows = {"nnthe": (best_ms(nf, args.repeat), best_ms(nfb, args.repeat)),
-            "GEMM bound (NumPy)": (best_ms(gf, args.repeat), best_ms(gfb, args.repeat))}
+    fns = {("nnthe", "fwd"): nf, ("nnthe", "fwd+bwd"): nfb,
+           ("GEMM bound (NumPy)", "fwd"): gf, ("GEMM bound (NumPy)", "fwd+bwd"): gfb}
     tf = torch_fns(weights)
-    torch_note = "not installed"
+    torch_note = "not installed (no PyTorch column)"
     if tf is not None:
-        rows["PyTorch CPU"] = (best_ms(tf[0], args.repeat), best_ms(tf[1], args.repeat))
+        fns[("PyTorch CPU", "fwd")], fns[("PyTorch CPU", "fwd+bwd")] = tf[0], tf[1]
         torch_note = tf[2]
+    res = time_all(fns, args.repeat)
     print(f"MNIST CNN conv+pool layers, batch {args.batch}, float32, {THREADS} threads, "
-          f"median of {args.repeat}; numpy {np.__version__}, torch {torch_note}")
-    print(f"{'':22s} {'fwd ms':>9s} {'fwd+bwd ms':>11s}")
-    for name, (f, fb) in rows.items():
-        print(f"{name:22s} {f:9.1f} {fb:11.1f}")
-    if "PyTorch CPU" in rows:
-        tf_, tfb = rows["PyTorch CPU"]
-        print(f"nnthe / PyTorch: fwd {rows['nnthe'][0] / tf_:.2f}x, fwd+bwd "
-              f"{rows['nnthe'][1] / tfb:.2f}x")
+          f"{args.repeat} interleaved rounds; numpy {np.__version__}, torch {torch_note}; "
+          f"load average {os.getloadavg()[0]:.1f}")
+    print(f"{'':22s} {'fwd min':>9s} {'fwd med':>9s} {'f+b min':>9s} {'f+b med':>9s}  (ms)")
+    for name in dict.fromkeys(k[0] for k in fns):
+        f, fb = res[(name, "fwd")], res[(name, "fwd+bwd")]
+        print(f"{name:22s} {f[0]:9.1f} {f[1]:9.1f} {fb[0]:9.1f} {fb[1]:9.1f}")
+    if tf is not None:
+        n, t = res[("nnthe", "fwd+bwd")], res[("PyTorch CPU", "fwd+bwd")]
+        nf_, tf_ = res[("nnthe", "fwd")], res[("PyTorch CPU", "fwd")]
+        print(f"nnthe / PyTorch: fwd {nf_[0] / tf_[0]:.2f}x (min) {nf_[1] / tf_[1]:.2f}x (median); "
+              f"fwd+bwd {n[0] / t[0]:.2f}x (min) {n[1] / t[1]:.2f}x (median)")
 
 
 if __name__ == "__main__":

@@ -3,7 +3,7 @@
 ``conv2d`` is a cross-correlation by default (PyTorch's convention; ``filter_flip=True``
 gives Theano's true convolution). The forward pass builds the im2col matrix from a
 strided view of the (padded) input, so the only copy is the one BLAS needs, and runs one
-batched GEMM. The gradient with respect to the input (:class:`Conv2dGradInputs`) is a
+GEMM over the whole batch (per group). The gradient with respect to the input (:class:`Conv2dGradInputs`) is a
 GEMM followed by a col2im scatter (a loop over the ``kh * kw`` kernel offsets, never over
 images or pixels); the gradient with respect to the filters (:class:`Conv2dGradWeights`)
 is one GEMM over the batch.
@@ -218,10 +218,17 @@ class Conv2d(_ConvBase):
         oh, ow = _out_hw(h, wd, kh, kw, pad, self.subsample, self.filter_dilation)
         xp = _pad(x.reshape(n, g, cg, h, wd), *pad)
         win = _windows(xp, kh, kw, self.subsample, self.filter_dilation, oh, ow)
-        # (N, G, Cg, OH, OW, kh, kw) -> im2col (N, G, Cg*kh*kw, OH*OW): the one copy.
-        cols = win.transpose(0, 1, 2, 5, 6, 3, 4).reshape(n, g, cg * kh * kw, oh * ow)
+        # im2col (G, Cg*kh*kw, N*OH*OW), OW innermost (fast to copy), then one large GEMM
+        # per group. One big GEMM rather than a batched matmul of N small ones: the
+        # latter pays a BLAS thread synchronisation per image, which on a busy machine
+        # costs seconds.
+        cols = win.transpose(1, 2, 5, 6, 0, 3, 4).reshape(g, cg * kh * kw, n * oh * ow)
         wm = self._eff_filters(w).reshape(g, k // g, cg * kh * kw)
-        return np.matmul(wm, cols).reshape(n, k, oh, ow)
+        out = np.empty((g, k // g, n * oh * ow), dtype=x.dtype)
+        for i in range(g):
+            np.dot(wm[i], cols[i], out=out[i])
+        # (K, N, OH, OW) -> a C-contiguous (N, K, OH, OW), so later ops see plain layouts.
+        return np.ascontiguousarray(out.reshape(k, n, oh, ow).transpose(1, 0, 2, 3))
 
     def L_op(self, node, inputs, outputs, output_grads):
         x, w = inputs
@@ -324,9 +331,12 @@ class Conv2dGradInputs(_ConvBase):
             raise ValueError(f"Conv2dGradInputs: an output gradient of spatial shape {(oh, ow)} "
                              f"does not match an input of shape {(h, wd)} and filters {w.shape}")
         kg = k // g
-        wm = self._eff_filters(w).reshape(g, kg, cg * kh * kw).transpose(0, 2, 1)
+        wm = self._eff_filters(w).reshape(g, kg, cg * kh * kw)
         gm = gy.reshape(n, g, kg, oh * ow).transpose(1, 2, 0, 3).reshape(g, kg, n * oh * ow)
-        cols = np.matmul(wm, gm).reshape(g, cg, kh, kw, n, oh, ow)
+        cols = np.empty((g, cg * kh * kw, n * oh * ow), dtype=w.dtype)
+        for i in range(g):
+            np.dot(wm[i].T, gm[i], out=cols[i])
+        cols = cols.reshape(g, cg, kh, kw, n, oh, ow)
         # col2im: scatter-add each kernel offset's slab (a loop over kh*kw offsets).
         sh, sw = self.subsample
         dh, dw = self.filter_dilation
@@ -334,10 +344,13 @@ class Conv2dGradInputs(_ConvBase):
         gxp = np.zeros((g, cg, n, hp, wp), dtype=w.dtype)
         for i in range(kh):
             for j in range(kw):
-                gxp[:, :, :, i * dh:i * dh + sh * (oh - 1) + 1:sh,
-                    j * dw:j * dw + sw * (ow - 1) + 1:sw] += cols[:, :, i, j]
+                view = gxp[:, :, :, i * dh:i * dh + sh * (oh - 1) + 1:sh,
+                           j * dw:j * dw + sw * (ow - 1) + 1:sw]
+                np.add(view, cols[:, :, i, j], out=view)
         gx = gxp[:, :, :, pad[0]:pad[0] + h, pad[1]:pad[1] + wd]
-        return gx.reshape(g * cg, n, h, wd).transpose(1, 0, 2, 3)
+        # A C-contiguous result: the pooling gradient that usually consumes it reads
+        # strided slices, which are several times slower on a transposed layout.
+        return np.ascontiguousarray(gx.reshape(g * cg, n, h, wd).transpose(1, 0, 2, 3))
 
     def L_op(self, node, inputs, outputs, output_grads):
         from ..gradient import disconnected_type
