@@ -319,6 +319,14 @@ class Conv2dGradInputs(_ConvBase):
                              f"{fmt_shape(w.type.shape)} produce {k}")
         cg = w.type.shape[1]
         c = None if cg is None else cg * self.num_groups
+        expected = conv_output_shape((None, c) + static, w.type.shape, self.border_mode,
+                                     self.subsample, self.filter_dilation)[2:]
+        for e, got in zip(expected, gy.type.shape[2:]):
+            if e is not None and got is not None and e != got:
+                raise ValueError(
+                    f"Conv2dGradInputs: an output gradient of shape {fmt_shape(gy.type.shape)} "
+                    f"does not match an input of spatial shape {static} and filters "
+                    f"{fmt_shape(w.type.shape)} (expected spatial {expected})")
         return Apply(self, [w, gy, hw], [TensorType(w.type.dtype, (gy.type.shape[0], c) + static)])
 
     def perform(self, node, w, gy, hw):

@@ -142,6 +142,16 @@ def test_conv2d_errors():
         conv2d(T.tensor4("x", shape=(None, 4, 8, 8)), T.tensor4("w", shape=(3, 2, 3, 3)), num_groups=2)
 
 
+def test_grad_ops_static_shape_errors():
+    w = T.tensor4("w", shape=(4, 2, 3, 3))
+    with pytest.raises(ValueError, match="does not match"):
+        Conv2dGradInputs()(w, T.tensor4("gy", shape=(None, 4, 5, 5)), (8, 8))
+    with pytest.raises(ValueError, match="channels"):
+        Conv2dGradInputs()(w, T.tensor4("gy", shape=(None, 3, 6, 6)), (8, 8))
+    with pytest.raises(ValueError, match="2 entries"):
+        Conv2dGradWeights()(T.tensor4("x"), T.tensor4("gy"), (3, 3, 3))
+
+
 def test_conv2d_runtime_error_names_shapes(rng):
     X, W = T.tensor4("x"), T.tensor4("w")
     f = nnthe.function([X, W], conv2d(X, W))
