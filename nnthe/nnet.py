@@ -15,10 +15,10 @@ Examples
 """
 from __future__ import annotations
 
-from .core.nnet import *  # noqa: F401,F403
-from .core.nnet import __all__ as _core_all
+from .core import nnet as _core_nnet
+from .core.nnet import *  # noqa: F401,F403  (the names listed in nnthe.core.nnet.__all__)
 
 #: Theano's name for ``categorical_crossentropy`` with integer labels.
-crossentropy_categorical_1hot = categorical_crossentropy  # noqa: F405
+crossentropy_categorical_1hot = _core_nnet.categorical_crossentropy
 
-__all__ = list(_core_all) + ["crossentropy_categorical_1hot"]
+__all__ = list(_core_nnet.__all__) + ["crossentropy_categorical_1hot"]

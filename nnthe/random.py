@@ -27,9 +27,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from .config import config
 from .core.graph import Apply, Op
-from .core.ops import elemwise as E
 from .core.shared import SharedVariable, shared
 from .core.types import TensorType, is_float_dtype, is_int_dtype, normalize_dtype
 from .core.variable import TensorVariable, as_tensor_variable, constant

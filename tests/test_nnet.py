@@ -16,7 +16,11 @@ def test_namespace_names():
                  "batch_normalization", "crossentropy_categorical_1hot"]:
         assert callable(getattr(T.nnet, name)), name
     assert nnthe.nnet is T.nnet
-    from nnthe.core.nnet.softmax import SoftmaxCrossEntropyWithLogits  # noqa: F401  (the rewrite's target)
+    from nnthe.core.nnet.softmax import SoftmaxCrossEntropyWithLogits  # the rewrite's target
+
+    z = T.matrix("z")
+    assert isinstance(T.nnet.softmax_cross_entropy_with_logits(z, T.ivector("y")).owner.op,
+                      SoftmaxCrossEntropyWithLogits)
 
 
 def test_mnist_cnn_forward_backward_float32(rng):

@@ -6,7 +6,7 @@ mean and variance then comes from ``grad`` itself, and grad-of-grad works.
 """
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import Any
 
 from ..ops import elemwise as E
 from ..ops.reduce import mean as _mean, normalize_axis

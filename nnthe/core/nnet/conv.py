@@ -300,7 +300,24 @@ def _shape2(shp: Any, what: str) -> tuple[TensorVariable, tuple]:
     return vec, static
 
 
-class Conv2dGradInputs(_ConvBase):
+class _ConvGradBase(_ConvBase):
+    """A gradient op ``(a, gy, spatial_shape) -> out``, linear in ``a`` and in ``gy``;
+    subclasses give the pullbacks of ``G`` (the gradient of ``out``) for both."""
+
+    def _pullbacks(self, a, gy, G):
+        raise NotImplementedError
+
+    def L_op(self, node, inputs, outputs, output_grads):
+        from ..gradient import disconnected_type
+
+        ga, ggy = self._pullbacks(inputs[0], inputs[1], output_grads[0])
+        return [ga, ggy, disconnected_type()]
+
+    def connection_pattern(self, node):
+        return [[True], [True], [False]]
+
+
+class Conv2dGradInputs(_ConvGradBase):
     """The gradient of :class:`Conv2d` with respect to its input (a transposed convolution).
 
     Inputs: ``w`` (K, C / groups, kh, kw), ``gy`` (N, K, OH, OW) and ``input_hw``, the
@@ -360,16 +377,9 @@ class Conv2dGradInputs(_ConvBase):
         # strided slices, which are several times slower on a transposed layout.
         return np.ascontiguousarray(gx.reshape(g * cg, n, h, wd).transpose(1, 0, 2, 3))
 
-    def L_op(self, node, inputs, outputs, output_grads):
-        from ..gradient import disconnected_type
-        w, gy, hw = inputs
-        G = output_grads[0]
+    def _pullbacks(self, w, gy, G):
         kw = self._kwargs()
-        return [Conv2dGradWeights(**kw)(G, gy, _hw(w)), Conv2d(**kw)(G, w),
-                disconnected_type()]
-
-    def connection_pattern(self, node):
-        return [[True], [True], [False]]
+        return Conv2dGradWeights(**kw)(G, gy, _hw(w)), Conv2d(**kw)(G, w)
 
     def infer_shape(self, node, input_shapes):
         ws, gs, _ = input_shapes
@@ -377,7 +387,7 @@ class Conv2dGradInputs(_ConvBase):
         return [(gs[0], ws[1] * self.num_groups, hw[0], hw[1])]
 
 
-class Conv2dGradWeights(_ConvBase):
+class Conv2dGradWeights(_ConvGradBase):
     """The gradient of :class:`Conv2d` with respect to its filters.
 
     Inputs: ``x`` (N, C, H, W), ``gy`` (N, K, OH, OW) and ``filter_hw``, the int
@@ -417,16 +427,9 @@ class Conv2dGradWeights(_ConvBase):
         gw = gw.reshape(k, cg, kh, kw)
         return np.ascontiguousarray(self._eff_filters(gw))
 
-    def L_op(self, node, inputs, outputs, output_grads):
-        from ..gradient import disconnected_type
-        x, gy, hw = inputs
-        G = output_grads[0]
+    def _pullbacks(self, x, gy, G):
         kw = self._kwargs()
-        return [Conv2dGradInputs(**kw)(G, gy, _hw(x)), Conv2d(**kw)(x, G),
-                disconnected_type()]
-
-    def connection_pattern(self, node):
-        return [[True], [True], [False]]
+        return Conv2dGradInputs(**kw)(G, gy, _hw(x)), Conv2d(**kw)(x, G)
 
     def infer_shape(self, node, input_shapes):
         xs, gs, _ = input_shapes

@@ -13,7 +13,6 @@ import numpy as np
 from ..graph import Apply, Op
 from ..types import TensorType, fmt_shape, is_float_dtype, is_int_dtype
 from ..variable import TensorVariable, as_tensor_variable
-from ..ops import elemwise as E
 from ..ops.reduce import normalize_axis, sum as _sum
 from ..ops.reduce import logsumexp  # noqa: F401  (re-exported by nnthe.nnet)
 
@@ -28,18 +27,28 @@ def _float_input(x: Any, what: str) -> TensorVariable:
     return x
 
 
-class Softmax(Op):
-    """``exp(x - max) / sum(exp(x - max))`` along ``axis``."""
+class _AxisOp(Op):
+    """An op on a float tensor along one axis, with an output of the input's type."""
 
     __props__ = ("axis",)
+    _what = ""
 
     def __init__(self, axis: int = -1) -> None:
         self.axis = int(axis)
 
     def make_node(self, x: Any) -> Apply:
-        x = _float_input(x, "softmax")
-        normalize_axis(self.axis, x.type.ndim, "softmax")
+        x = _float_input(x, self._what)
+        normalize_axis(self.axis, x.type.ndim, self._what)
         return Apply(self, [x], [x.type])
+
+    def infer_shape(self, node, input_shapes):
+        return input_shapes
+
+
+class Softmax(_AxisOp):
+    """``exp(x - max) / sum(exp(x - max))`` along ``axis``."""
+
+    _what = "softmax"
 
     def perform(self, node, x):
         e = np.exp(x - x.max(axis=self.axis, keepdims=True))
@@ -50,22 +59,11 @@ class Softmax(Op):
         sm, g = outputs[0], output_grads[0]
         return [sm * (g - _sum(g * sm, axis=self.axis, keepdims=True))]
 
-    def infer_shape(self, node, input_shapes):
-        return input_shapes
 
-
-class LogSoftmax(Op):
+class LogSoftmax(_AxisOp):
     """``x - logsumexp(x)`` along ``axis``, computed stably."""
 
-    __props__ = ("axis",)
-
-    def __init__(self, axis: int = -1) -> None:
-        self.axis = int(axis)
-
-    def make_node(self, x: Any) -> Apply:
-        x = _float_input(x, "log_softmax")
-        normalize_axis(self.axis, x.type.ndim, "log_softmax")
-        return Apply(self, [x], [x.type])
+    _what = "log_softmax"
 
     def perform(self, node, x):
         z = x - x.max(axis=self.axis, keepdims=True)
@@ -75,9 +73,6 @@ class LogSoftmax(Op):
     def L_op(self, node, inputs, outputs, output_grads):
         g = output_grads[0]
         return [g - softmax(inputs[0], self.axis) * _sum(g, axis=self.axis, keepdims=True)]
-
-    def infer_shape(self, node, input_shapes):
-        return input_shapes
 
 
 def softmax(x: Any, axis: int = -1) -> TensorVariable:
