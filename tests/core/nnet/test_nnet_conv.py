@@ -179,3 +179,16 @@ def test_conv2d_matches_torch(rng, bm, stride, dil, groups):
     np.testing.assert_allclose(out, ty.detach().numpy(), rtol=1e-4, atol=1e-4)
     np.testing.assert_allclose(ogx, tx.grad.numpy(), rtol=1e-4, atol=1e-4)
     np.testing.assert_allclose(ogw, tw.grad.numpy(), rtol=1e-4, atol=1e-3)
+
+
+def test_grad_weights_reuses_forward_im2col(rng):
+    X, W = T.dtensor4("x"), T.dtensor4("w")
+    y = conv2d(X, W, 1, 2)
+    conv_node = y.owner
+    gw = nnthe.grad((y ** 2).sum(), W)
+    assert isinstance(gw.owner.op, Conv2dGradWeights) and gw.owner.inputs[3] is conv_node.outputs[1]
+    x, w = rng.standard_normal((2, 3, 7, 7)), rng.standard_normal((4, 3, 3, 3))
+    shared_cols, fresh = nnthe.function([X, W], [gw, Conv2dGradWeights(1, 2)(X, 2 * y, (3, 3))])(x, w)
+    np.testing.assert_allclose(shared_cols, fresh, rtol=1e-12)
+    with pytest.raises(TypeError, match="im2col"):
+        Conv2dGradWeights()(X, X, (3, 3), T.dmatrix("c"))
