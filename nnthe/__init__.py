@@ -17,7 +17,7 @@ import importlib
 from typing import Any
 
 from .config import config
-from .core import gradient
+from . import gradient
 from .core.compile import Function, Mode, function
 from .core.gradient import grad
 from .core.shared import SharedVariable, shared

@@ -10,7 +10,7 @@ from ..graph import Apply, Op
 from ..ops import elemwise as E
 from ..types import TensorType, is_int_dtype
 from ..variable import TensorVariable, as_tensor_variable
-from .softmax import _check_targets, _float_input, _OneHotLike
+from .softmax import Softmax, SoftmaxCrossEntropyWithLogits, _check_targets, _float_input, _OneHotLike
 
 
 class CategoricalCrossEntropy(Op):
@@ -58,9 +58,15 @@ def categorical_crossentropy(coding_dist: Any, true_dist: Any) -> TensorVariable
     """Cross-entropy of predicted probabilities ``coding_dist`` (N, C) against integer
     labels (N,) or target distributions (N, C); per example, shape (N,).
 
-    For logits use :func:`softmax_cross_entropy_with_logits` (stable); ``function``
-    rewrites ``categorical_crossentropy(softmax(z), y)`` into it.
+    For logits use :func:`softmax_cross_entropy_with_logits` (stable);
+    ``categorical_crossentropy(softmax(z), y)`` is built as that fused op directly.
     """
+    owner = getattr(coding_dist, "owner", None)
+    if owner is not None and isinstance(owner.op, Softmax) and owner.inputs[0].type.ndim == 2 \
+            and owner.op.axis in (1, -1):
+        # The fused op from the logits: finite loss and exact gradient even when a
+        # probability underflows to 0 (the rewrite alone would fix only the value).
+        return SoftmaxCrossEntropyWithLogits()(owner.inputs[0], true_dist)
     return CategoricalCrossEntropy()(coding_dist, true_dist)
 
 

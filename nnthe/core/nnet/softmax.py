@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from ..graph import Apply, Op
+from ..ops import elemwise as _E
 from ..types import TensorType, fmt_shape, is_float_dtype, is_int_dtype
 from ..variable import TensorVariable, as_tensor_variable
 from ..ops.reduce import normalize_axis, sum as _sum
@@ -276,3 +277,12 @@ def softmax_cross_entropy_with_logits(logits: Any, labels: Any) -> TensorVariabl
 
 __all__ = ["softmax", "log_softmax", "logsumexp", "one_hot", "softmax_cross_entropy_with_logits",
            "Softmax", "LogSoftmax", "OneHot", "SoftmaxCrossEntropyWithLogits"]
+
+
+def _stable_log_of_softmax(node: Apply) -> TensorVariable:
+    return LogSoftmax(node.op.axis)(node.inputs[0])
+
+
+# log(softmax(x)) is written as log_softmax(x) when the expression is built, so that its
+# gradient is the stable one too (see nnthe.core.ops.elemwise.log).
+_E.STABLE_LOG_OF[Softmax] = _stable_log_of_softmax

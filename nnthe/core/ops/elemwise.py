@@ -349,15 +349,26 @@ exp2 = _register("exp2", 1, np.exp2, "float", lambda i, z, g: [g * z * math.log(
 _log = _register("log", 1, np.log, "float", lambda i, z, g: [g / i[0]])
 
 
+#: ``{op class: f(node) -> stable log of its output, or None}``. Other op families
+#: (softmax in :mod:`nnthe.core.nnet`) register their stable logs here, so that the
+#: elementwise module need not know them.
+STABLE_LOG_OF: dict[type, Callable[[Apply], Any]] = {}
+
+
 def log(x: Any) -> TensorVariable:
     """Elementwise natural logarithm.
 
     ``log(sigmoid(x))`` and ``log(1 - sigmoid(x))`` are built directly in their stable
-    forms ``-softplus(-x)`` and ``-softplus(x)``: a rewrite at compile time would come
-    too late for their gradients, which ``grad`` derives from the graph as written.
+    forms ``-softplus(-x)`` and ``-softplus(x)`` (and ``log(softmax(x))`` as
+    ``log_softmax(x)``, see ``STABLE_LOG_OF``): a rewrite at compile time would come too
+    late for their gradients, which ``grad`` derives from the graph as written.
     """
     x = as_tensor_variable(x)
     owner = x.owner
+    if owner is not None and type(owner.op) in STABLE_LOG_OF:
+        stable = STABLE_LOG_OF[type(owner.op)](owner)
+        if stable is not None:
+            return stable
     if owner is not None and isinstance(owner.op, Elemwise):
         name = owner.op.scalar_op.name
         if name == "sigmoid":

@@ -189,7 +189,10 @@ def test_log_softmax_rewrite():
 def test_crossentropy_of_softmax_becomes_the_fused_op():
     z = T.matrix("z")
     y = T.ivector("y")
-    loss = T.nnet.categorical_crossentropy(T.nnet.softmax(z), y)
+    from nnthe.core.nnet.losses import CategoricalCrossEntropy
+
+    # The raw op: categorical_crossentropy() itself already builds the fused op.
+    loss = CategoricalCrossEntropy()(T.nnet.softmax(z), y)
     f, g = both([z, y], loss, "local_softmax_crossentropy")
     assert "SoftmaxCrossEntropyWithLogits" in op_names(f)
     v = np.array([[1e4, 0.0], [0.0, 1.0]], "float32")
@@ -210,3 +213,16 @@ def test_exp_over_sum_exp_becomes_softmax():
             assert not np.all(np.isfinite(g(v)))
         ref = np.exp(v - v.max(1, keepdims=True))
         np.testing.assert_allclose(f(v), ref / ref.sum(1, keepdims=True), rtol=1e-6)
+
+
+def test_crossentropy_of_softmax_as_written_has_exact_finite_gradients():
+    z = T.matrix("z")
+    y = T.ivector("y")
+    loss = T.nnet.categorical_crossentropy(T.nnet.softmax(z), y).sum()
+    logp = T.log(T.nnet.softmax(z)).sum()
+    f = nnthe.function([z, y], [loss, nnthe.grad(loss, z), nnthe.grad(logp, z)], mode="FAST_COMPILE")
+    v = np.array([[1e4, 0.0]], "float32")
+    value, g1, g2 = f(v, np.array([1], "int32"))
+    assert value == 1e4
+    np.testing.assert_array_equal(g1, [[1, -1]])
+    np.testing.assert_array_equal(g2, [[-1, 1]])
