@@ -1,7 +1,8 @@
 """Checking modes: ``'DEBUG'`` and ``'NANGUARD'``.
 
 ``DebugMode`` checks every op's output against the static type its node declared (dtype,
-rank, static shape) and against ``infer_shape`` where the op has one, and compares the
+rank, static shape) and against ``infer_shape`` where the op has one (evaluated on the
+actual input shapes), and compares the
 rewritten function's results with those of the unrewritten graph on the same inputs.
 ``NanGuardMode`` stops at the first op that produces a NaN or an infinity and names it,
 with the line where it was created.
@@ -12,7 +13,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from ..graph import Apply, format_site
+from ..graph import Apply, Op, Variable, format_site
 from ..types import TensorType
 from .mode import Mode
 
@@ -28,6 +29,30 @@ class NanGuardError(FloatingPointError):
 
 def _describe(node: Apply) -> str:
     return f"{node.op} (created at {format_site(node.site)})"
+
+
+def _check_infer_shape(node: Apply, args: tuple, values: tuple) -> None:
+    """Compare the op's ``infer_shape`` (given the actual input shapes) with the shapes
+    of the values it returned."""
+    if type(node.op).infer_shape is Op.infer_shape:
+        return  # the op does not implement it
+    in_shapes = [tuple(int(d) for d in np.shape(a)) for a in args]
+    try:
+        inferred = node.op.infer_shape(node, in_shapes)
+    except NotImplementedError:
+        return
+    for o, v, shape in zip(node.outputs, values, inferred):
+        dims = []
+        for d in shape:
+            if isinstance(d, Variable):
+                from .function import function
+
+                d = function([], d, mode="FAST_COMPILE")()
+            dims.append(int(d))
+        if tuple(dims) != np.shape(v):
+            raise DebugModeError(
+                f"{_describe(node)}: infer_shape gives {tuple(dims)} for output {o!r} but the "
+                f"op returned shape {np.shape(v)}")
 
 
 class DebugMode(Mode):
@@ -63,6 +88,7 @@ class DebugMode(Mode):
                     raise DebugModeError(
                         f"{_describe(node)} returned {arr.dtype}{arr.shape} but its node "
                         f"declares {o.type}")
+            _check_infer_shape(node, args, values)
             return result
         return checked
 

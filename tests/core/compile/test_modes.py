@@ -70,3 +70,28 @@ def test_debugmode_runs_clean_graphs_and_updates():
 def test_mode_including_and_excluding():
     m = Mode().excluding("inplace").including("fast_run")
     assert "inplace" in m.exclude and "fast_run" in m.include
+
+
+class LyingShape(Op):
+    """A buggy op: infer_shape claims the input's shape, perform drops an element."""
+
+    def make_node(self, x):
+        x = T.as_tensor_variable(x)
+        return Apply(self, [x], [T.TensorType(x.type.dtype, (None,))])
+
+    def perform(self, node, x):
+        return x[1:]
+
+    def infer_shape(self, node, input_shapes):
+        return input_shapes
+
+
+def test_debugmode_checks_infer_shape_against_the_values():
+    x = T.vector("x")
+    f = nnthe.function([x], LyingShape()(x) * 2, mode="DEBUG")
+    with pytest.raises(DebugModeError, match="infer_shape gives"):
+        f(np.ones(3, "float32"))
+    # honest ops with symbolic infer_shape pass (Elemwise broadcasting, dot, reductions)
+    m = T.matrix("m")
+    g = nnthe.function([m, x], [T.dot(m, x) + x[:1], (m * x).sum(axis=0)], mode="DEBUG")
+    g(np.ones((2, 3), "float32"), np.ones(3, "float32"))
