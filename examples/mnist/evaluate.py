@@ -1,6 +1,7 @@
 """Evaluate a checkpoint written by train.py on the MNIST test set.
 
     python examples/mnist/evaluate.py --checkpoint runs/cnn            # the best in the folder
+    python examples/mnist/evaluate.py --checkpoint runs/cnn --which latest
     python examples/mnist/evaluate.py --checkpoint runs/cnn/ckpt-00005160.h5
 
 Builds a fresh model of the architecture named in the checkpoint's metadata, loads the
@@ -22,14 +23,15 @@ from nnthe import checkpoint, data, train  # noqa: E402
 import models  # noqa: E402
 
 
-def pick_checkpoint(path: str) -> str:
-    """A file as is; for a folder of train.py, its best checkpoint by val_loss (else the latest)."""
+def pick_checkpoint(path: str, which: str = "best") -> str:
+    """A file as is; for a folder of train.py, its best checkpoint by val_loss (else the
+    latest), or with ``which='latest'`` the latest."""
     if not os.path.isdir(path):
         if not os.path.exists(path):
             raise SystemExit(f"evaluate.py: no checkpoint at {path}")
         return path
     mgr = checkpoint.CheckpointManager(path, keep=None, keep_best="val_loss")
-    found = mgr.best() or mgr.latest()
+    found = (mgr.best() if which == "best" else None) or mgr.latest()
     if found is None:
         raise SystemExit(f"evaluate.py: no checkpoint (ckpt-*.h5) in {path}")
     return found
@@ -52,11 +54,13 @@ def format_confusion(cm: np.ndarray) -> str:
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--checkpoint", required=True, help="a checkpoint file or a train.py folder")
+    p.add_argument("--which", choices=["best", "latest"], default="best",
+                   help="for a folder: the checkpoint with the best val_loss (default) or the latest")
     p.add_argument("--data", default=None, help="a folder with the MNIST files")
     p.add_argument("--batch-size", type=int, default=500)
     args = p.parse_args(argv)
 
-    path = pick_checkpoint(args.checkpoint)
+    path = pick_checkpoint(args.checkpoint, args.which)
     meta = checkpoint.load_checkpoint(path)  # metadata only: nothing is loaded yet
     name = meta.get("model")
     if name not in models.MODELS:
