@@ -3,7 +3,6 @@ once; :meth:`Trainer.fit` runs epochs with progress output, validation, callback
 checkpoints, exact resume and clean Ctrl-C handling."""
 from __future__ import annotations
 
-import itertools
 import json
 import math
 import os
