@@ -34,7 +34,7 @@ else:  # run as a script: make the ``peers`` package importable
     PKG = HERE.name
 common = importlib.import_module(PKG + ".common")  # before numpy: pins the threads
 
-PEERS = ["torch", "jax", "pytensor"]
+PEERS = ["nnthe", "torch", "jax", "pytensor"]
 WORKLOADS = ["seed", "mlp", "cnn", "infer"]
 QUICK_BATCHES = 40
 
@@ -195,19 +195,25 @@ def make_table(results: dict, peers: list[str]) -> str:
         lines.append(f"| {workload} | {label} | " + " | ".join(cells) + " |")
 
     busy = ("cores busy before, % (1-min load)", "_busy")
+    vs_nnthe = "nnthe" in cols
     groups = {
         "seed": [("build+compile s", "compile_s"), ("call µs (median)", "call_us"),
-                 ("large sgemm GFLOP/s", "gflops", "gflops")],
+                 ("large sgemm GFLOP/s", "gflops", "gflops")]
+                + ([("ratio", "call time / nnthe", "call_us", "nnthe", False)] if vs_nnthe else []),
         "mlp": None, "cnn": None,
         "infer": [("CNN images/s (batch 500)", "images_per_s", "images_per_s"),
-                  ("ratio", "GEMM bound / peer", "images_per_s", "gemm", True),
-                  ("peak RSS MiB", "peak_rss_mb")],
+                  ("ratio", "GEMM bound / peer", "images_per_s", "gemm", True)]
+                 + ([("ratio", "images/s / nnthe", "images_per_s", "nnthe", False)] if vs_nnthe else [])
+                 + [("peak RSS MiB", "peak_rss_mb")],
     }
     train = [("compile s (incl. 1st step)", "compile_s"),
              ("epoch s (wall)", "epoch_s", "epoch_s"),
              ("epoch s (median step × 468)", "epoch_median_s", "epoch_median_s"),
              ("ratio", "epoch / GEMM bound (median)", "epoch_median_s", "gemm", False),
-             ("ratio", "epoch / torch (median)", "epoch_median_s", "torch", False),
+             ("ratio", "epoch / torch (median)", "epoch_median_s", "torch", False)]
+    if vs_nnthe:
+        train.append(("ratio", "epoch / nnthe (median)", "epoch_median_s", "nnthe", False))
+    train += [
              ("final loss (last 20 steps)", "final_loss"),
              ("test accuracy", "test_acc", None, 4),
              ("peak RSS MiB", "peak_rss_mb")]
@@ -274,6 +280,36 @@ def main(argv=None) -> int:
             ap.error(f"unknown {name}(s) {bad}; choose from {known}")
     common.find_mnist(args.data)  # fail early, with the places looked at
 
+    results, versions, info, wall = run_all(args, peers, workloads)
+    print(f"\nPeers, {'QUICK (scaled, *) ' if args.quick else ''}run of {info['date']} on "
+          f"{info['cpu']} ({info['cores']} cores, {info['threads']} threads each), "
+          f"Python {info['python']}, NumPy {info['numpy']}\n")
+    print(make_table(results, peers))
+    print()
+    print(footnotes(versions, info, wall))
+    if args.json:
+        Path(args.json).write_text(json.dumps(
+            {"quick": args.quick, "machine": info, "versions": versions,
+             "results": results}, indent=2, default=str))
+    return 0
+
+
+def footnotes(versions: dict, info: dict, wall: float) -> str:
+    """Versions, BLAS and wall time of a run, as markdown list lines."""
+    lines = [f"- {p}: " + ", ".join(f"{k}={val}" for k, val in v.items())
+             for p, v in versions.items() if p != "gemm"]
+    pools = "; ".join(f"{d.get('internal_api')} {d.get('version')} "
+                      f"{d.get('architecture') or ''} x{d.get('num_threads')}"
+                      for d in info["threadpools"])
+    lines.append(f"- NumPy BLAS: {pools or 'threadpoolctl not installed'}")
+    lines.append(f"- OPENBLAS_CORETYPE={info['env'].get('OPENBLAS_CORETYPE')}")
+    lines.append(f"- total wall time {wall:.0f} s")
+    return "\n".join(lines)
+
+
+def run_all(args, peers: list[str], workloads: list[str]) -> tuple[dict, dict, dict, float]:
+    """Run every (workload, peer) pair in its own subprocess, workloads interleaved;
+    return (results, versions, machine info, wall seconds)."""
     t_start = time.perf_counter()
     results: dict = {}
     for w in workloads:
@@ -293,26 +329,7 @@ def main(argv=None) -> int:
         for p, r in results[w].items():
             if "version" in r:
                 versions.setdefault(p, r["version"])
-    info = machine_info()
-    print(f"\nPeers, {'QUICK (scaled, *) ' if args.quick else ''}run of {info['date']} on "
-          f"{info['cpu']} ({info['cores']} cores, {info['threads']} threads each), "
-          f"Python {info['python']}, NumPy {info['numpy']}\n")
-    print(make_table(results, peers))
-    print()
-    for p, v in versions.items():
-        if p != "gemm":
-            print(f"- {p}: " + ", ".join(f"{k}={val}" for k, val in v.items()))
-    pools = "; ".join(f"{d.get('internal_api')} {d.get('version')} "
-                      f"{d.get('architecture') or ''} x{d.get('num_threads')}"
-                      for d in info["threadpools"])
-    print(f"- NumPy BLAS: {pools or 'threadpoolctl not installed'}")
-    print(f"- OPENBLAS_CORETYPE={info['env'].get('OPENBLAS_CORETYPE')}")
-    print(f"- total wall time {time.perf_counter() - t_start:.0f} s")
-    if args.json:
-        Path(args.json).write_text(json.dumps(
-            {"quick": args.quick, "machine": info, "versions": versions,
-             "results": results}, indent=2, default=str))
-    return 0
+    return results, versions, machine_info(), time.perf_counter() - t_start
 
 
 if __name__ == "__main__":
