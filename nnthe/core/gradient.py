@@ -340,7 +340,8 @@ def jacobian(expression: Any, wrt: Any, consider_constant: Sequence[Variable] | 
     The result for each ``w`` has shape ``expression.shape + w.shape``. The expression's
     static shape must be known (one gradient is built per element).
     """
-    from .ops.shape import stack, reshape
+    from .ops.join import stack
+    from .ops.shape import reshape
 
     expression = as_tensor_variable(expression)
     single = not isinstance(wrt, (list, tuple))

@@ -206,7 +206,7 @@ class TensorVariable(Variable):
         return _e().clip(self, a_min, a_max)
 
     def repeat(self, repeats: Any, axis: int | None = None) -> "TensorVariable":
-        from .ops.shape import repeat
+        from .ops.join import repeat
         return repeat(self, repeats, axis)
 
     def nonzero_values(self) -> "TensorVariable":
@@ -285,7 +285,7 @@ def as_tensor_variable(x: Any, name: str | None = None, ndim: int | None = None,
             var = _e().cast(var, dtype)
     else:
         if isinstance(x, (list, tuple)) and any(isinstance(e, Variable) for e in x):
-            from .ops.shape import stack
+            from .ops.join import stack
 
             var = stack([as_tensor_variable(e) for e in x])
         else:

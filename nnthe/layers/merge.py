@@ -4,7 +4,7 @@ from __future__ import annotations
 from typing import Sequence
 
 from ..core.ops.elemwise import broadcast_static_shapes
-from ..core.ops.shape import concatenate
+from ..core.ops.join import concatenate
 from ..core.types import fmt_shape
 from ..core.variable import TensorVariable
 from .base import Layer, Shape

@@ -83,7 +83,8 @@ class Dropout(Layer):
             if len(self.noise_shape) != x.type.ndim:
                 raise ValueError(f"{self!r}: noise_shape {self.noise_shape} does not have the "
                                  f"{x.type.ndim} dimensions of the input")
-            from ..core.ops.shape import shape_i, stack
+            from ..core.ops.join import stack
+            from ..core.ops.shape import shape_i
 
             size = stack([shape_i(x, i) if s is None else s for i, s in enumerate(self.noise_shape)])
         mask = self._stream.bernoulli(size, p=keep, dtype=x.type.dtype)

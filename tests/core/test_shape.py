@@ -228,7 +228,7 @@ def test_repeat_tile_errors():
     with pytest.raises(TypeError, match="repeats must be an integer"):
         T.repeat(T.vector(), 1.5)
     with pytest.raises(ValueError, match="tile: reps"):
-        from nnthe.core.ops.shape import Tile
+        from nnthe.core.ops.join import Tile
         Tile((1, 2))(T.vector())
 
 
