@@ -10,9 +10,12 @@ from ..gradient import _IdentityGradOp
 from ..ops import elemwise as E
 from ..ops.alloc import Alloc
 from ..ops.elemwise import Elemwise
-from ..ops.shape import DimShuffle, Reshape, SumToShape, dimshuffle
+from ..ops.elemwise import Cast
+from ..ops.linalg import Dot
+from ..ops.shape import DimShuffle, Reshape, Shape, SumToShape, _make_vector, dimshuffle, shape, shape_i
 from ..types import TensorType
 from ..variable import TensorConstant
+from .inplace import InplaceElemwise
 from .patterns import elemwise_name, is_constant_value, node_name
 from .registry import register
 
@@ -128,3 +131,48 @@ def local_useless_elemwise_again(fgraph: Any, node: Apply):
     """The useless-operation rewrites again, after folding made new constants."""
     return local_useless_elemwise(fgraph, node) or local_useless_shape_ops(fgraph, node)
 
+
+
+# -- shape-of ---------------------------------------------------------------------------
+
+def _same_shape_input(node: Apply):
+    """An input of the elementwise ``node`` whose shape is the output's for sure."""
+    out = node.outputs[0]
+    for x in node.inputs:
+        if x.type.ndim != out.type.ndim:
+            continue
+        ok = True
+        for d, (xs, os_) in enumerate(zip(x.type.shape, out.type.shape)):
+            if xs is not None and xs == os_:
+                continue
+            for other in node.inputs:
+                if other is x:
+                    continue
+                k = d - (out.type.ndim - other.type.ndim)
+                if k >= 0 and other.type.shape[k] != 1:
+                    ok = False
+        if ok:
+            return x
+    return None
+
+
+@register("canonicalize", "canonicalize", "shape_of", tracks=(Shape,))
+def local_shape_of(fgraph: Any, node: Apply):
+    """``shape(f(x))`` -> ``shape(x)`` when ``f`` keeps the shape (elementwise ops,
+    casts) and -> ``[x.shape[0], W.shape[1]]`` for a matrix product: the shape is known
+    without computing ``f(x)``, which is then freed if nothing else reads it."""
+    v = node.inputs[0]
+    owner = v.owner
+    if owner is None:
+        return None
+    op = owner.op
+    src = None
+    if isinstance(op, (Elemwise, InplaceElemwise)):
+        src = _same_shape_input(owner)
+    elif isinstance(op, (Cast, _IdentityGradOp)):
+        src = owner.inputs[0]
+    elif isinstance(op, Dot) and owner.inputs[0].type.ndim == 2 and owner.inputs[1].type.ndim == 2:
+        return [_make_vector(shape_i(owner.inputs[0], 0), shape_i(owner.inputs[1], 1))]
+    if src is None or src.type.ndim != v.type.ndim:
+        return None
+    return [shape(src)]

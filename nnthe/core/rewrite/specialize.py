@@ -3,8 +3,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..graph import Apply
+import numpy as np
+
+from ..graph import Apply, Op
 from ..ops import elemwise as E
+from ..ops.reduce import CAReduce
+from ..types import TensorType
+from ..variable import as_tensor_variable
 from ..ops.elemwise import Elemwise
 from .patterns import node_name, scalar_constant
 from .registry import register
@@ -36,3 +41,34 @@ def local_pow_specialize(fgraph: Any, node: Apply):
     if new.type.shape != out.type.shape and None in new.type.shape:
         return None  # the constant exponent broadcast x to a larger shape
     return [new]
+
+
+class SumOfSquares(Op):
+    """``sum(x ** 2)`` over all elements as one BLAS dot product of ``x`` with itself:
+    one pass over memory and no temporary for ``x ** 2``."""
+
+    def make_node(self, x):
+        x = as_tensor_variable(x)
+        return Apply(self, [x], [TensorType(x.type.dtype, ())])
+
+    def perform(self, node, x):
+        flat = np.ravel(x)  # a view for contiguous x
+        return np.asarray(np.dot(flat, flat), dtype=node.outputs[0].type.numpy_dtype)
+
+    def grad(self, inputs, output_grads):
+        return [2 * inputs[0] * output_grads[0]]
+
+
+@register("specialize", "specialize", tracks=(CAReduce,))
+def local_sum_of_squares(fgraph: Any, node: Apply):
+    """``sum(sqr(x))`` over all axes (float x) -> :class:`SumOfSquares` (a dot product)."""
+    op = node.op
+    inner = node.inputs[0].owner
+    if op.kind != "sum" or op.keepdims or inner is None or node_name(inner) != "sqr":
+        return None
+    x = node.inputs[0].owner.inputs[0]
+    out = node.outputs[0]
+    if len(op.axes) != x.type.ndim or x.type.dtype not in ("float32", "float64") \
+            or out.type.dtype != x.type.dtype:
+        return None
+    return [SumOfSquares()(x)]

@@ -226,3 +226,30 @@ def test_crossentropy_of_softmax_as_written_has_exact_finite_gradients():
     assert value == 1e4
     np.testing.assert_array_equal(g1, [[1, -1]])
     np.testing.assert_array_equal(g2, [[-1, 1]])
+
+
+def test_sum_of_squares_is_one_dot_product():
+    x = T.matrix("x")
+    f, g = both([x], (x ** 2).sum(), "local_sum_of_squares")
+    assert op_names(f) == ["SumOfSquares"]
+    v = np.arange(6, dtype="float32").reshape(2, 3)
+    assert f(v) == g(v) == 55
+    # partial sums and keepdims are left alone
+    h = nnthe.function([x], (x ** 2).sum(axis=0))
+    assert "SumOfSquares" not in op_names(h)
+
+
+def test_shape_of_needs_no_computation_of_the_value():
+    x = T.matrix("x")
+    W = T.matrix("W")
+    e = T.exp(x) * 2
+    f = nnthe.function([x], e.shape, on_unused_input="ignore")
+    assert "exp" not in op_names(f) and "mul" not in op_names(f)
+    np.testing.assert_array_equal(f(np.zeros((2, 5), "float32")), [2, 5])
+    g = nnthe.function([x, W], T.dot(x, W).shape)
+    assert "Dot" not in op_names(g)
+    np.testing.assert_array_equal(g(np.zeros((2, 3), "float32"), np.zeros((3, 4), "float32")), [2, 4])
+    # broadcasting: the shape comes from the input that has it
+    b = T.row("b")
+    h = nnthe.function([x, b], (x + b).shape)
+    np.testing.assert_array_equal(h(np.zeros((3, 4), "float32"), np.zeros((1, 4), "float32")), [3, 4])
