@@ -289,3 +289,22 @@ def epoch_result(compile_s: float, step_times: list, full: int,
     }
     out.update(extra)
     return out
+
+
+def mlp_epochs(train: Callable, forward: Callable, data: dict, epochs: int = 1,
+               max_batches: int | None = None) -> dict:
+    """The MLP workload through a peer's ``train(forward, init, data, image_shape,
+    max_batches)``: ``epochs`` fresh runs from the common initial weights, reporting the
+    last run with its ``epoch_s`` replaced by the median over runs."""
+    runs = [train(forward, init_mlp_params(), data, (784,), max_batches)
+            for _ in range(max(1, epochs))]
+    out = runs[-1]
+    out["epoch_s"] = float(statistics.median([r["epoch_s"] for r in runs]))
+    return out
+
+
+def cnn_epochs(train: Callable, forward: Callable, data: dict,
+               max_batches: int | None = None) -> dict:
+    """The CNN workload through a peer's ``train`` (see :func:`mlp_epochs`)."""
+    return train(forward, init_cnn_params(), data, (1, 28, 28), max_batches)
+

@@ -177,16 +177,12 @@ def _train(forward, init: dict, data: dict, image_shape, max_batches=None) -> di
 
 def mlp_epoch(data: dict, epochs: int = 1, max_batches: int | None = None) -> dict:
     """MLP 784-800-800-10, ReLU, softmax CE, Adam 1e-3, batch 128, float32."""
-    runs = [_train(_mlp_forward, common.init_mlp_params(), data, (784,), max_batches)
-            for _ in range(max(1, epochs))]
-    out = runs[-1]
-    out["epoch_s"] = float(np.median([r["epoch_s"] for r in runs]))
-    return out
+    return common.mlp_epochs(_train, _mlp_forward, data, epochs, max_batches)
 
 
 def cnn_epoch(data: dict, max_batches: int | None = None) -> dict:
     """conv32 5x5 - relu - pool2 - conv32 5x5 - relu - pool2 - dense256 relu - dense10."""
-    return _train(_cnn_forward, common.init_cnn_params(), data, (1, 28, 28), max_batches)
+    return common.cnn_epochs(_train, _cnn_forward, data, max_batches)
 
 
 def cnn_inference(data: dict, params: dict | None = None, passes: int = 3) -> dict:

@@ -140,16 +140,12 @@ def mlp_epoch(data: dict, epochs: int = 1, max_batches: int | None = None) -> di
     With ``epochs > 1`` the reported ``epoch_s`` is the median over epochs (each a
     fresh run from the initial weights; only the last one's loss/accuracy is kept).
     """
-    runs = [_train(_mlp_forward, common.init_mlp_params(), data, (784,), max_batches)
-            for _ in range(max(1, epochs))]
-    out = runs[-1]
-    out["epoch_s"] = float(np.median([r["epoch_s"] for r in runs]))
-    return out
+    return common.mlp_epochs(_train, _mlp_forward, data, epochs, max_batches)
 
 
 def cnn_epoch(data: dict, max_batches: int | None = None) -> dict:
     """conv32 5x5 - relu - pool2 - conv32 5x5 - relu - pool2 - dense256 relu - dense10."""
-    return _train(_cnn_forward, common.init_cnn_params(), data, (1, 28, 28), max_batches)
+    return common.cnn_epochs(_train, _cnn_forward, data, max_batches)
 
 
 def cnn_inference(data: dict, params: dict | None = None, passes: int = 3) -> dict:
