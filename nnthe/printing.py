@@ -6,10 +6,9 @@ from __future__ import annotations
 
 import io
 import sys
-from typing import Any, Iterable, TextIO
+from typing import Any, TextIO
 
 from .core.graph import Constant, Variable, toposort
-from .core.types import TensorType
 
 
 def _outputs_of(obj: Any) -> list[Variable]:

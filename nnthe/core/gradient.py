@@ -8,7 +8,6 @@ result is a new graph, so gradients of gradients work.
 from __future__ import annotations
 
 import warnings
-from collections import OrderedDict
 from typing import Any, Callable, Sequence
 
 import numpy as np

@@ -2,7 +2,7 @@
 and the conversion of Python and NumPy values into constants."""
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import difflib
 import math
-from typing import Any, Callable
+from typing import Callable
 
 from ..core.ops import elemwise as E
 from ..core.ops.reduce import max as _max, sum as _sum

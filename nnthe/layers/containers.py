@@ -36,7 +36,6 @@ A residual block and a two-input model::
 """
 from __future__ import annotations
 
-from collections import OrderedDict
 from typing import Any, Iterator, Sequence
 
 import numpy as np

@@ -1,7 +1,7 @@
 """Normalization layers: :class:`BatchNorm` and :class:`LayerNorm`."""
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 

@@ -1,7 +1,7 @@
 """Layers that only change the shape: :class:`Flatten` and :class:`Reshape`."""
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import Sequence
 
 import numpy as np
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Iterable, Sequence
 
 from ..graph import Apply, Variable, toposort
-from ..types import TensorType, fmt_shape
+from ..types import TensorType
 
 
 class FunctionGraph:

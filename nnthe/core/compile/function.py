@@ -11,14 +11,11 @@ from __future__ import annotations
 import gc
 import time
 import warnings
-from collections import OrderedDict
 from typing import Any, Callable, Sequence
 
-import numpy as np
-
-from ..graph import Apply, Constant, Variable, ancestors, clone_graph, format_site, toposort
+from ..graph import Apply, Constant, Variable, ancestors, clone_graph, format_site
 from ..shared import SharedVariable, check_update
-from ..types import TensorType, fmt_shape
+from ..types import TensorType
 from ..variable import TensorVariable, as_tensor_variable
 from .linker import LinkedProgram, link
 

@@ -10,7 +10,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from ..graph import Apply, Op
-from ..types import TensorType, fmt_shape, is_discrete_dtype
+from ..types import TensorType, fmt_shape
 from ..variable import TensorVariable, as_tensor_variable
 from .elemwise import resolve_dtypes
 from .shape import dimshuffle, reshape, shape_i, sum_to

@@ -12,13 +12,13 @@ symbolic inputs it refers to. Spec entries:
 """
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
 from ..graph import Apply, Op, Variable
 from ..types import TensorType, fmt_shape, is_int_dtype
-from ..variable import TensorVariable, as_tensor_variable, constant
+from ..variable import TensorVariable, as_tensor_variable
 
 _SYM = "?"
 
@@ -164,8 +164,9 @@ def _advanced_out_shape(x: TensorVariable, spec: tuple, inputs: list[TensorVaria
             pieces.append(1)
             continue
         if kind == "slice":
-            sym = [next(it) for p in e[1:] if p == _SYM]
-            del sym
+            for p in e[1:]:  # consume this slice's symbolic bounds
+                if p == _SYM:
+                    next(it)
             dim = x.type.shape[d]
             d += 1
             start, stop, step = e[1:]
@@ -329,7 +330,7 @@ class IncSubtensor(Op):
         from ..gradient import disconnected_type
         from .shape import sum_to
 
-        x, y, idx = inputs[0], inputs[1], inputs[2:]
+        y, idx = inputs[1], inputs[2:]
         g = output_grads[0]
         if self.set_instead_of_inc:
             gx = IncSubtensor(self.index_spec, True)(g, 0, *idx)
