@@ -3,7 +3,8 @@
 Rewrites are small named functions registered in phases (see :mod:`.registry`):
 merge (common subexpressions), useless (identities such as ``x * 1``), canonicalize,
 stabilize (``log(1 + x)`` -> ``log1p(x)``, ...), specialize (``x ** 2`` -> ``sqr(x)``),
-constant folding, and in-place elementwise operations on dead buffers.
+constant folding, fusion of elementwise chains evaluated block by block, and in-place
+elementwise operations on dead buffers.
 Switch one off by name: ``nnthe.function(..., mode=Mode(exclude=['local_log1p']))``.
 """
 from .registry import PHASES, Rewrite, apply_rewrites, register, registered_rewrites, select
@@ -17,7 +18,7 @@ def load_all() -> None:
     if _loaded:
         return
     _loaded = True
-    from . import basic, inplace, merge, stabilize, specialize  # noqa: F401
+    from . import basic, fusion, inplace, merge, stabilize, specialize  # noqa: F401
 
 
 __all__ = ["PHASES", "Rewrite", "apply_rewrites", "register", "registered_rewrites", "select",

@@ -18,12 +18,12 @@ from ..graph import Apply, Variable
 #: that folding cannot hide an unstable pattern; in-place comes last because it changes
 #: what nodes may be matched.
 PHASES = ("merge", "useless", "canonicalize", "stabilize", "specialize", "constant_folding",
-          "useless_after", "merge_after", "inplace")
+          "useless_after", "merge_after", "fusion", "inplace")
 #: Phases whose local rewrites share one walk over the graph: each node tries them in
 #: phase order. Fewer walks, same ordering guarantees (stabilize still precedes
 #: constant folding, which is in a later group).
 GROUPS = (("merge",), ("useless", "canonicalize", "stabilize", "specialize"),
-          ("constant_folding", "useless_after"), ("merge_after",), ("inplace",))
+          ("constant_folding", "useless_after"), ("merge_after",), ("fusion",), ("inplace",))
 MAX_PASSES = 3
 #: In-place decisions never enable further in-place decisions: one walk suffices.
 PASSES = {"inplace": 1}
