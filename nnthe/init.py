@@ -21,13 +21,13 @@ HeNormal(gain=1.0)
 """
 from __future__ import annotations
 
-import difflib
 import math
 from typing import Any, Sequence
 
 import numpy as np
 
 from .config import config
+from .core.hints import did_you_mean
 
 _fallback_rng: np.random.Generator | None = None
 
@@ -317,10 +317,8 @@ def get(init: Any) -> Initializer:
     if isinstance(init, str):
         key = init.lower()
         if key not in _BY_NAME:
-            hint = difflib.get_close_matches(key, list(_BY_NAME), n=1)
-            raise ValueError(f"unknown initializer {init!r}"
-                             + (f"; did you mean {hint[0]!r}?" if hint else "")
-                             + f" Known names: {sorted(_BY_NAME)}")
+            raise ValueError(f"unknown initializer {init!r}{did_you_mean(key, _BY_NAME)}"
+                             f" Known names: {sorted(_BY_NAME)}")
         return _BY_NAME[key]()
     if isinstance(init, (int, float, np.number)) and not isinstance(init, bool):
         return Constant(float(init))

@@ -1,13 +1,13 @@
 """Comparing what a file holds with what the objects expect, before changing anything."""
 from __future__ import annotations
 
-import difflib
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping
 
 import numpy as np
 
+from ..core.hints import closest
 from ..core.shared import SharedVariable
 
 
@@ -79,8 +79,8 @@ def _desc_var(var: SharedVariable) -> str:
 
 
 def _hint(name: str, candidates: list[str]) -> str:
-    close = difflib.get_close_matches(name, candidates, n=1, cutoff=0.75)
-    return f" (did you mean {close[0]!r}, which is in the file?)" if close else ""
+    match = closest(name, candidates, cutoff=0.75)
+    return f" (did you mean {match!r}, which is in the file?)" if match is not None else ""
 
 
 def match(expected: Mapping[str, SharedVariable],
@@ -125,7 +125,7 @@ def reject_unknown(kwargs: Mapping[str, Any], allowed: Iterable[str], where: str
     allowed = list(allowed)
     msgs = []
     for key in kwargs:
-        close = difflib.get_close_matches(key, allowed, n=1)
-        msgs.append(f"{key!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
+        match = closest(key, allowed)
+        msgs.append(f"{key!r}" + (f" (did you mean {match!r}?)" if match is not None else ""))
     raise TypeError(f"{where}() got unexpected keyword argument(s) {', '.join(msgs)}; "
                     f"it accepts {', '.join(allowed)}")

@@ -13,10 +13,10 @@ True
 """
 from __future__ import annotations
 
-import difflib
 import math
 from typing import Callable
 
+from ..core.hints import did_you_mean
 from ..core.ops import elemwise as E
 from ..core.ops.reduce import max as _max, sum as _sum
 from ..core.variable import TensorVariable
@@ -176,10 +176,8 @@ def get(activation: str | Activation | None) -> Activation:
     if isinstance(activation, str):
         key = activation.lower()
         if key not in _REGISTRY:
-            hint = difflib.get_close_matches(key, list(_REGISTRY), n=1)
-            raise ValueError(f"unknown activation {activation!r}"
-                             + (f"; did you mean {hint[0]!r}?" if hint else "")
-                             + f" Known: {sorted(_REGISTRY)}")
+            raise ValueError(f"unknown activation {activation!r}{did_you_mean(key, _REGISTRY)}"
+                             f" Known: {sorted(_REGISTRY)}")
         return _REGISTRY[key]
     if callable(activation):
         return activation

@@ -12,7 +12,6 @@ records its arguments so that :meth:`Layer.config` can describe the architecture
 """
 from __future__ import annotations
 
-import difflib
 import functools
 import inspect
 from collections import OrderedDict
@@ -22,6 +21,7 @@ import numpy as np
 
 from .. import init as _init
 from ..config import config
+from ..core.hints import refuse_unknown_kwargs
 from ..core.shared import SharedVariable, shared
 from ..core.types import fmt_shape, is_float_dtype
 from ..core.variable import TensorVariable, as_tensor_variable
@@ -36,12 +36,7 @@ def _check_kwargs(cls_name: str, sig: inspect.Signature, kwargs: dict) -> None:
         return
     allowed = [n for n, p in params.items()
                if n != "self" and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
-    for key in kwargs:
-        if key not in allowed:
-            hint = difflib.get_close_matches(key, allowed, n=1)
-            raise TypeError(f"{cls_name}() got an unexpected keyword argument {key!r}"
-                            + (f"; did you mean {hint[0]!r}?" if hint else "")
-                            + f" Accepted: {', '.join(allowed)}")
+    refuse_unknown_kwargs(cls_name, kwargs, allowed)
 
 
 def to_jsonable(value: Any) -> Any:

@@ -11,6 +11,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from ..core.hints import did_you_mean
+
 if TYPE_CHECKING:  # pragma: no cover
     from .loop import Trainer
 
@@ -178,11 +180,8 @@ class LambdaCallback(Callback):
     def __init__(self, **hooks: Any) -> None:
         for name, fn in hooks.items():
             if name not in self._HOOKS:
-                import difflib
-                close = difflib.get_close_matches(name, self._HOOKS, n=1)
-                hint = f"; did you mean {close[0]!r}?" if close else ""
                 raise TypeError(f"LambdaCallback: unknown hook {name!r} (hooks: "
-                                f"{', '.join(self._HOOKS)}){hint}")
+                                f"{', '.join(self._HOOKS)}){did_you_mean(name, self._HOOKS)}")
             if not callable(fn):
                 raise TypeError(f"LambdaCallback: {name} must be callable, got {type(fn).__name__}")
             setattr(self, name, fn)

@@ -1,9 +1,10 @@
 """Turning loss and metric names into functions, with "did you mean" hints."""
 from __future__ import annotations
 
-import difflib
 from collections.abc import Callable, Iterable, Sequence
 from types import ModuleType
+
+from ..core.hints import did_you_mean
 from typing import Any
 
 # Helpers in nnthe.losses that are not losses of (outputs, targets).
@@ -12,8 +13,7 @@ _METRIC_ALIASES = {"acc": "accuracy"}
 
 
 def _hint(name: str, choices: Iterable[str]) -> str:
-    close = difflib.get_close_matches(name, list(choices), n=1, cutoff=0.5)
-    return f"; did you mean {close[0]!r}?" if close else ""
+    return did_you_mean(name, choices, cutoff=0.5)
 
 
 def check_kwargs(kwargs: dict, allowed: Sequence[str], what: str) -> None:

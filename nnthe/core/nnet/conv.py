@@ -24,6 +24,7 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from ..graph import Apply, Op
+from ..hints import refuse_unknown_kwargs
 from ..types import TensorType, fmt_shape, is_float_dtype
 from ..variable import TensorVariable, as_tensor_variable
 
@@ -537,12 +538,7 @@ def conv2d(input: Any, filters: Any, border_mode: BorderMode = "valid",
 
 
 def _refuse_kwargs(what: str, kwargs: dict, known: Sequence[str]) -> None:
-    import difflib
-
-    name = next(iter(kwargs))
-    close = difflib.get_close_matches(name, known, n=1)
-    hint = f"; did you mean {close[0]!r}?" if close else f"; expected one of {', '.join(known)}"
-    raise TypeError(f"{what}() got an unexpected keyword argument {name!r}{hint}")
+    refuse_unknown_kwargs(what, kwargs, known)
 
 
 __all__ = ["conv2d", "conv_output_shape", "Conv2d", "Conv2dGradInputs", "Conv2dGradWeights",

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
 from ..graph import Apply, Variable
+from ..hints import did_you_mean
 
 #: The phases, in the order they run. Stabilization comes before constant folding so
 #: that folding cannot hide an unstable pattern; in-place comes last because it changes
@@ -86,10 +87,7 @@ def select(include: Sequence[str] = (), exclude: Sequence[str] = ()) -> list[Rew
     known_tags = set().union(*(r.tags for r in _REGISTRY.values())) if _REGISTRY else set()
     for t in list(include) + list(exclude):
         if t not in known_tags:
-            import difflib
-
-            hint = difflib.get_close_matches(t, sorted(known_tags), n=1)
-            raise ValueError(f"unknown rewrite or tag {t!r}" + (f"; did you mean {hint[0]!r}?" if hint else ""))
+            raise ValueError(f"unknown rewrite or tag {t!r}{did_you_mean(t, sorted(known_tags))}")
     chosen = []
     for r in _REGISTRY.values():
         if ("fast_run" in r.tags or r.tags & set(include)) and not (r.tags & set(exclude)):
