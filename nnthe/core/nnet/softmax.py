@@ -279,10 +279,11 @@ __all__ = ["softmax", "log_softmax", "logsumexp", "one_hot", "softmax_cross_entr
            "Softmax", "LogSoftmax", "OneHot", "SoftmaxCrossEntropyWithLogits"]
 
 
-def _stable_log_of_softmax(node: Apply) -> TensorVariable:
-    return LogSoftmax(node.op.axis)(node.inputs[0])
-
-
-# log(softmax(x)) is written as log_softmax(x) when the expression is built, so that its
-# gradient is the stable one too (see nnthe.core.ops.elemwise.log).
-_E.STABLE_LOG_OF[Softmax] = _stable_log_of_softmax
+@_E.stable_form("log")
+def _log_of_softmax(x: Any) -> TensorVariable | None:
+    """``log(softmax(x))`` is built as ``log_softmax(x)`` (see
+    :data:`nnthe.core.ops.elemwise.STABLE_FORMS`)."""
+    owner = getattr(x, "owner", None)
+    if owner is not None and isinstance(owner.op, Softmax):
+        return LogSoftmax(owner.op.axis)(owner.inputs[0])
+    return None

@@ -307,6 +307,22 @@ def _where_impl(c, a, b):
     return np.where(c, a, b)
 
 
+#: ``{scalar op name: [rule(*args) -> Variable or None]}``: expressions that are built in a
+#: stable form when the user writes them, e.g. ``log(sigmoid(x))`` as ``-softplus(-x)``.
+#: A compile-time rewrite would come too late for these: ``grad`` differentiates the graph
+#: as written, and the gradient of the naive form is already inf/NaN (``g / p``, p = 0).
+#: Other op families (softmax in :mod:`nnthe.core.nnet`) add rules with :func:`stable_form`.
+STABLE_FORMS: dict[str, list[Callable[..., Any]]] = {}
+
+
+def stable_form(name: str) -> Callable[[Callable], Callable]:
+    """Decorator: register ``rule(*args)`` as a stable form of the elementwise ``name``."""
+    def deco(rule: Callable) -> Callable:
+        STABLE_FORMS.setdefault(name, []).append(rule)
+        return rule
+    return deco
+
+
 def _register(name: str, nin: int, impl: Callable, kind: str, grad: GradRule | None,
               symbol: str | None = None, precedence: int = 0) -> Callable[..., TensorVariable]:
     so = ScalarOp(name, nin, impl, kind, grad, symbol, precedence)
@@ -314,6 +330,10 @@ def _register(name: str, nin: int, impl: Callable, kind: str, grad: GradRule | N
     op = Elemwise(so)
 
     def fn(*args: Any) -> TensorVariable:
+        for rule in STABLE_FORMS.get(name, ()):
+            stable = rule(*args)
+            if stable is not None:
+                return stable
         return op(*args)
 
     fn.__name__ = name
@@ -346,46 +366,7 @@ round = _register("round", 1, np.rint, "same", lambda i, z, g: [_zero(i[0])])
 trunc = _register("trunc", 1, np.trunc, "same", lambda i, z, g: [_zero(i[0])])
 exp = _register("exp", 1, np.exp, "float", lambda i, z, g: [g * z])
 exp2 = _register("exp2", 1, np.exp2, "float", lambda i, z, g: [g * z * math.log(2.0)])
-_log = _register("log", 1, np.log, "float", lambda i, z, g: [g / i[0]])
-
-
-#: ``{op class: f(node) -> stable log of its output, or None}``. Other op families
-#: (softmax in :mod:`nnthe.core.nnet`) register their stable logs here, so that the
-#: elementwise module need not know them.
-STABLE_LOG_OF: dict[type, Callable[[Apply], Any]] = {}
-
-
-def log(x: Any) -> TensorVariable:
-    """Elementwise natural logarithm.
-
-    ``log(sigmoid(x))`` and ``log(1 - sigmoid(x))`` are built directly in their stable
-    forms ``-softplus(-x)`` and ``-softplus(x)`` (and ``log(softmax(x))`` as
-    ``log_softmax(x)``, see ``STABLE_LOG_OF``): a rewrite at compile time would come too
-    late for their gradients, which ``grad`` derives from the graph as written.
-    """
-    x = as_tensor_variable(x)
-    owner = x.owner
-    if owner is not None and type(owner.op) in STABLE_LOG_OF:
-        stable = STABLE_LOG_OF[type(owner.op)](owner)
-        if stable is not None:
-            return stable
-    if owner is not None and isinstance(owner.op, Elemwise):
-        name = owner.op.scalar_op.name
-        if name == "sigmoid":
-            return neg(softplus(neg(owner.inputs[0])))
-        if name == "sub":
-            one, s = owner.inputs
-            if getattr(s.owner, "op", None) == sigmoid.op and _is_one(one) and s.type == x.type:
-                return neg(softplus(s.owner.inputs[0]))
-    return _log(x)
-
-
-log.op = _log.op  # type: ignore[attr-defined]
-
-
-def _is_one(v: Variable) -> bool:
-    data = getattr(v, "data", None)
-    return data is not None and np.size(data) == 1 and float(np.asarray(data).reshape(-1)[0]) == 1.0
+log = _register("log", 1, np.log, "float", lambda i, z, g: [g / i[0]])
 log2 = _register("log2", 1, np.log2, "float", lambda i, z, g: [g / (i[0] * math.log(2.0))])
 log10 = _register("log10", 1, np.log10, "float", lambda i, z, g: [g / (i[0] * math.log(10.0))])
 log1p = _register("log1p", 1, np.log1p, "float", lambda i, z, g: [g / (i[0] + 1)])
@@ -410,39 +391,8 @@ erf = _register("erf", 1, _erf_impl, "float",
 add = _register("add", 2, np.add, "same", lambda i, z, g: [g, g], "+", 4)
 sub = _register("sub", 2, np.subtract, "same", lambda i, z, g: [g, -g], "-", 4)
 mul = _register("mul", 2, np.multiply, "same", lambda i, z, g: [g * i[1], g * i[0]], "*", 5)
-_true_div = _register("true_div", 2, np.true_divide, "float",
+true_div = _register("true_div", 2, np.true_divide, "float",
                       lambda i, z, g: [g / i[1], -g * z / i[1]], "/", 5)
-
-
-def true_div(a: Any, b: Any) -> TensorVariable:
-    """Elementwise true division with NumPy broadcasting.
-
-    ``1 / (1 + exp(a))`` (the logistic function as the Theano tutorials write it) is
-    built as ``sigmoid(-a)``, so that it does not round to exactly 0 or 1 and its logs
-    and gradients stay finite, as they did in Theano.
-    """
-    if _is_scalar_one(a) and isinstance(b, Variable) and b.owner is not None \
-            and b.owner.op == add.op:
-        one, e = b.owner.inputs
-        if not _is_scalar_one(one):
-            e, one = one, e
-        if _is_scalar_one(one) and e.owner is not None and e.owner.op == exp.op:
-            s = sigmoid(neg(e.owner.inputs[0]))
-            if s.type == b.type:
-                return s
-    return _true_div(a, b)
-
-
-true_div.op = _true_div.op  # type: ignore[attr-defined]
-
-
-def _is_scalar_one(v: Any) -> bool:
-    if isinstance(v, (int, float)) and not isinstance(v, bool):
-        return v == 1
-    data = getattr(v, "data", None)
-    return isinstance(v, Variable) and data is not None and np.ndim(data) == 0 and data == 1
-
-
 int_div = _register("int_div", 2, np.floor_divide, "same",
                     lambda i, z, g: [_zero(i[0]), _zero(i[1])], "//", 5)
 mod = _register("mod", 2, np.mod, "same",
@@ -479,6 +429,50 @@ clip = _register(
     "clip", 3, np.clip, "same",
     lambda i, z, g: [g * logical_and(ge(i[0], i[1]), le(i[0], i[2])),
                      g * lt(i[0], i[1]), g * gt(i[0], i[2])])
+
+
+
+# -- stable forms (see STABLE_FORMS) -----------------------------------------------------
+
+def _is_one(v: Any) -> bool:
+    """True for the number 1 or a constant whose only element is 1."""
+    if isinstance(v, (int, float)) and not isinstance(v, bool):
+        return v == 1
+    data = getattr(v, "data", None)
+    return isinstance(v, Variable) and data is not None and np.size(data) == 1 \
+        and float(np.asarray(data).reshape(-1)[0]) == 1.0
+
+
+def _owner_op_is(v: Any, fn: Callable) -> bool:
+    return isinstance(v, Variable) and v.owner is not None and v.owner.op == fn.op
+
+
+@stable_form("log")
+def _log_of_sigmoid(x: Any) -> TensorVariable | None:
+    """``log(sigmoid(x))`` -> ``-softplus(-x)``; ``log(1 - sigmoid(x))`` -> ``-softplus(x)``."""
+    if _owner_op_is(x, sigmoid):
+        return neg(softplus(neg(x.owner.inputs[0])))
+    if _owner_op_is(x, sub):
+        one, s = x.owner.inputs
+        if _is_one(one) and _owner_op_is(s, sigmoid) and s.type == x.type:
+            return neg(softplus(s.owner.inputs[0]))
+    return None
+
+
+@stable_form("true_div")
+def _one_over_one_plus_exp(a: Any, b: Any) -> TensorVariable | None:
+    """``1 / (1 + exp(a))`` (the logistic function as the Theano tutorials write it) ->
+    ``sigmoid(-a)``, which does not round to exactly 0 or 1."""
+    if not _is_one(a) or not _owner_op_is(b, add):
+        return None
+    one, e = b.owner.inputs
+    if not _is_one(one):
+        e, one = one, e
+    if _is_one(one) and _owner_op_is(e, exp):
+        s = sigmoid(neg(e.owner.inputs[0]))
+        if s.type == b.type:
+            return s
+    return None
 
 
 def true_divide(a: Any, b: Any) -> TensorVariable:
