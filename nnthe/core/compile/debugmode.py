@@ -31,6 +31,31 @@ def _describe(node: Apply) -> str:
     return f"{node.op} (created at {format_site(node.site)})"
 
 
+def _checked(node: Apply, thunk: Callable, check: Callable[[tuple, tuple], None]) -> Callable:
+    """``thunk`` followed by ``check(input values, output values)``."""
+    several = len(node.outputs) > 1
+
+    def checked(*args: Any) -> Any:
+        result = thunk(*args)
+        check(args, result if several else (result,))
+        return result
+    return checked
+
+
+def _nonfinite(arr: np.ndarray, nan: bool = True, inf: bool = True) -> list[str]:
+    """Which of "NaN" / "Inf" a float array contains (among those asked for)."""
+    if arr.dtype.kind not in "fc" or arr.size == 0:
+        return []
+    return (["NaN"] if nan and np.isnan(arr).any() else []) + \
+        (["Inf"] if inf and np.isinf(arr).any() else [])
+
+
+def _describe_value(var: Variable, value: Any) -> str:
+    arr = np.asarray(value)
+    flags = [f"has {b}" for b in _nonfinite(arr)]
+    return f"{var!r}: {arr.dtype}{arr.shape}" + (f" ({', '.join(flags)})" if flags else "")
+
+
 def _check_infer_shape(node: Apply, args: tuple, values: tuple) -> None:
     """Compare the op's ``infer_shape`` (given the actual input shapes) with the shapes
     of the values it returned."""
@@ -64,22 +89,10 @@ class DebugMode(Mode):
         self.rtol = rtol
         self.atol = atol
 
-    def including(self, *names: str) -> "DebugMode":
-        return DebugMode(self.rtol, self.atol, rewrites=self.rewrites, include=self.include + names,
-                         exclude=self.exclude, profile=self.profile)
-
-    def excluding(self, *names: str) -> "DebugMode":
-        return DebugMode(self.rtol, self.atol, rewrites=self.rewrites, include=self.include,
-                         exclude=self.exclude + names, profile=self.profile)
-
     @staticmethod
     def thunk_wrapper(node: Apply, thunk: Callable) -> Callable:
-        outs = node.outputs
-
-        def checked(*args: Any) -> Any:
-            result = thunk(*args)
-            values = result if len(outs) > 1 else (result,)
-            for o, v in zip(outs, values):
+        def check(args: tuple, values: tuple) -> None:
+            for o, v in zip(node.outputs, values):
                 if not isinstance(o.type, TensorType):
                     continue
                 arr = np.asarray(v)
@@ -89,8 +102,7 @@ class DebugMode(Mode):
                         f"{_describe(node)} returned {arr.dtype}{arr.shape} but its node "
                         f"declares {o.type}")
             _check_infer_shape(node, args, values)
-            return result
-        return checked
+        return _checked(node, thunk, check)
 
     def wrap_function(self, fn: Any, inputs: list, outputs: list, updates: list) -> Any:
         from .function import function
@@ -145,34 +157,15 @@ class NanGuardMode(Mode):
         nan, inf = nan_is_error, inf_is_error
 
         def guard(node: Apply, thunk: Callable) -> Callable:
-            outs = node.outputs
-
-            def guarded(*args: Any) -> Any:
-                result = thunk(*args)
-                values = result if len(outs) > 1 else (result,)
-                for o, v in zip(outs, values):
+            def check(args: tuple, values: tuple) -> None:
+                for o, v in zip(node.outputs, values):
                     arr = np.asarray(v)
-                    if arr.dtype.kind not in "fc" or arr.size == 0:
-                        continue
-                    bad = []
-                    if nan and np.isnan(arr).any():
-                        bad.append("NaN")
-                    if inf and np.isinf(arr).any():
-                        bad.append("Inf")
+                    bad = _nonfinite(arr, nan, inf)
                     if bad:
-                        ins = []
-                        for i, a in zip(node.inputs, args):
-                            a = np.asarray(a)
-                            flags = []
-                            if a.dtype.kind in "fc" and np.isnan(a).any():
-                                flags.append("has NaN")
-                            if a.dtype.kind in "fc" and np.isinf(a).any():
-                                flags.append("has Inf")
-                            ins.append(f"{i!r}: {a.dtype}{a.shape}" + (f" ({', '.join(flags)})" if flags else ""))
+                        ins = "; ".join(_describe_value(i, a) for i, a in zip(node.inputs, args))
                         raise NanGuardError(
                             f"NanGuardMode: {_describe(node)} produced {' and '.join(bad)} in its "
-                            f"output {o!r}; inputs: {'; '.join(ins)}")
-                return result
-            return guarded
+                            f"output {o!r}; inputs: {ins}")
+            return _checked(node, thunk, check)
 
         self.thunk_wrapper = guard

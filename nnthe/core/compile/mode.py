@@ -6,6 +6,7 @@ or tag: ``nnthe.function(..., mode=Mode(exclude=['constant_folding']))``.
 """
 from __future__ import annotations
 
+import copy
 from typing import Any, Callable, Sequence
 
 
@@ -36,10 +37,16 @@ class Mode:
         self.name = name
 
     def including(self, *names: str) -> "Mode":
-        return type(self)(self.rewrites, self.include + names, self.exclude, self.profile, self.name)
+        """A copy of this mode (of the same class and settings) with more rewrites."""
+        new = copy.copy(self)
+        new.include = self.include + names
+        return new
 
     def excluding(self, *names: str) -> "Mode":
-        return type(self)(self.rewrites, self.include, self.exclude + names, self.profile, self.name)
+        """A copy of this mode (of the same class and settings) without some rewrites."""
+        new = copy.copy(self)
+        new.exclude = self.exclude + names
+        return new
 
     def rewrite(self, fgraph: Any) -> None:
         """Apply this mode's rewrites to ``fgraph`` in place."""

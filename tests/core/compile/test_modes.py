@@ -95,3 +95,15 @@ def test_debugmode_checks_infer_shape_against_the_values():
     m = T.matrix("m")
     g = nnthe.function([m, x], [T.dot(m, x) + x[:1], (m * x).sum(axis=0)], mode="DEBUG")
     g(np.ones((2, 3), "float32"), np.ones(3, "float32"))
+
+
+def test_including_and_excluding_keep_the_mode_class_and_settings():
+    m = NanGuardMode(nan_is_error=False).excluding("inplace")
+    assert isinstance(m, NanGuardMode) and m.nan_is_error is False and m.exclude == ("inplace",)
+    d = DebugMode(rtol=1e-2).including("fusion")
+    assert isinstance(d, DebugMode) and d.rtol == 1e-2 and d.include == ("fusion",)
+    x = T.vector("x")
+    f = nnthe.function([x], 1 / x, mode=m)
+    with pytest.raises(NanGuardError, match="Inf"):
+        with np.errstate(divide="ignore"):
+            f(np.array([0.0], "float32"))
