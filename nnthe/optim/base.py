@@ -34,9 +34,9 @@ _ALIASES = {
 class Hyperparameter(SharedVariable):
     """A float scalar shared variable holding a hyper-parameter (learning rate, ...).
 
-    Unlike a plain shared variable, ``set_value`` accepts any Python or NumPy number and
-    rounds it to the variable's dtype, so ``opt.learning_rate.set_value(0.01)`` works for
-    a float32 learning rate (0.01 has no exact float32 representation).
+    ``set_value`` accepts any real number, Python or NumPy (0-d arrays included), refuses
+    non-finite ones, and leaves the rounding to the dtype to
+    :meth:`SharedVariable.set_value` (which converts Python numbers).
     """
 
     __slots__ = ()
@@ -61,7 +61,7 @@ class Hyperparameter(SharedVariable):
         if not np.isfinite(arr):
             raise ValueError(f"set_value of hyper-parameter {self.name}: expected a finite "
                              f"number, got {value!r}")
-        self.container[0] = arr.astype(self.type.dtype)
+        super().set_value(arr.item())
 
 
 def make_hyperparameter(value: Any, name: str) -> SharedVariable:
