@@ -127,15 +127,12 @@ class Function:
 
     def __call__(self, *args: Any) -> Any:
         try:
-            result = self._fn(*args)
+            return self._fn(*args)
         except Exception as exc:
             new = self._explain(exc, args)
             if new is exc:
                 raise
             raise new from exc
-        if self._single:
-            return result[0]
-        return result
 
     def _explain(self, exc: Exception, args: tuple) -> Exception:
         """Rewrite an exception raised during a call so that it names its cause."""
@@ -358,12 +355,13 @@ def _compile(inputs, outputs, updates, givens, mode, name, allow_input_downcast,
         wrapper = prof.wrap_thunks(wrapper)
     fname = "nnthe_" + "".join(c if c.isalnum() else "_" for c in (name or "function"))
     program = link(inputs, final_outs, final_upds, nodes, check_inputs=True, name=fname,
-                   thunk_wrapper=wrapper, input_names=labels, allow_downcast=allow_input_downcast)
+                   thunk_wrapper=wrapper, input_names=labels, allow_downcast=allow_input_downcast,
+                   single_output=single)
     t_link = time.perf_counter()
 
     def link_unchecked() -> LinkedProgram:
         return link(inputs, final_outs, final_upds, nodes, check_inputs=False, name=fname,
-                    thunk_wrapper=wrapper, input_names=labels)
+                    thunk_wrapper=wrapper, input_names=labels, single_output=single)
 
     fn = Function(inputs, out_list, upd, program, link_unchecked, single, name, fgraph, prof)
     if prof is not None:

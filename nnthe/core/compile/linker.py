@@ -55,10 +55,11 @@ def link(inputs: Sequence[Variable], outputs: Sequence[Variable],
          check_inputs: bool = True, name: str = "nnthe_function",
          thunk_wrapper: Callable[[Apply, Callable], Callable] | None = None,
          input_names: Sequence[str] | None = None,
-         allow_downcast: bool | None = False) -> LinkedProgram:
+         allow_downcast: bool | None = False, single_output: bool = False) -> LinkedProgram:
     """Generate the straight-line function for ``nodes`` (already in execution order).
 
     ``thunk_wrapper(node, thunk)`` may wrap each thunk (profiling, NaN guards, checks).
+    With ``single_output`` the function returns its one output itself, not a list.
     """
     from .checks import make_input_check
 
@@ -146,14 +147,14 @@ def link(inputs: Sequence[Variable], outputs: Sequence[Variable],
         if thunk_wrapper is not None:
             thunk = thunk_wrapper(node, thunk)
         env[f"k{pos}"] = thunk
-        target = outs[0] if len(outs) == 1 else ", ".join(outs) + ("," if len(outs) == 1 else "")
-        line = f"    {target} = k{pos}({args})"
+        line = f"    {', '.join(outs)} = k{pos}({args})"
         lines.append(line)
         line_to_node[len(lines) + 1] = node  # +1 for the header line
         dead = [name_of(i) for i in dict.fromkeys(node.inputs)
                 if last_use.get(i) == pos and i not in keep and i.owner is not None]
         dead += [names[o] for o in node.outputs if o not in last_use and o not in keep]
-        if dead:
+        # After the last node the function returns: its locals die without a del.
+        if dead and pos < len(nodes) - 1:
             lines.append(f"    del {', '.join(dead)}")
 
     # Outputs: a fresh array per call; copy what aliases an input, a constant or a
@@ -171,7 +172,7 @@ def link(inputs: Sequence[Variable], outputs: Sequence[Variable],
         value = f"asarray({n}).copy()" if _aliases_root(u, roots) else f"asarray({n})"
         env[f"U{k}"] = s.container
         lines.append(f"    U{k}[0] = {value}")
-    lines.append(f"    return [{', '.join(ret)}]")
+    lines.append(f"    return {ret[0]}" if single_output else f"    return [{', '.join(ret)}]")
 
     filename = f"<nnthe-compiled-{next(_counter)}:{name}>"
     source = header + "\n" + "\n".join(lines) + "\n"
