@@ -394,3 +394,16 @@ def test_floatX_env_override_in_subprocess():
 def test_config_floatX_rejects_bad_value():
     with pytest.raises(ValueError, match="float32"):
         nnthe.config.floatX = "int32"
+
+
+def test_operands_that_numpy_promotes_losslessly_are_not_cast_first():
+    x = T.fmatrix("x")
+    small = T.bmatrix("b")
+    f = nnthe.function([x, small], [x * (x > 0), x + small], mode="FAST_COMPILE")
+    assert not any(str(n.op).startswith("Cast") for n in f.fgraph.toposort())
+    out = f(np.array([[-1.0, 2.0]], "float32"), np.array([[3, 4]], "int8"))
+    assert_close(out[0], [[0.0, 2.0]], dtype="float32")
+    assert_close(out[1], [[2.0, 6.0]], dtype="float32")
+    # int32 does not fit float32 losslessly: it is cast, and the result stays float32
+    y = x + T.imatrix("i")
+    assert y.dtype == "float32" and str(y.owner.inputs[1].owner.op) == "Cast{float32}"

@@ -120,10 +120,10 @@ class Elemwise(Op):
         inputs = resolve_dtypes([as_tensor_variable(i) for i in inputs], so.kind, so.name)
         if so.kind in ("compare", "logical"):
             out_dtype = "bool"
-        elif so.kind == "switch":
-            out_dtype = inputs[1].type.dtype
         else:
-            out_dtype = inputs[0].type.dtype
+            # resolve_dtypes left only operands that NumPy promotes to the result dtype.
+            values = inputs[1:] if so.kind == "switch" else inputs
+            out_dtype = np.result_type(*[i.type.numpy_dtype for i in values]).name
         shape = broadcast_static_shapes([i.type.shape for i in inputs], so.name, inputs)
         return Apply(self, inputs, [TensorType(out_dtype, shape)])
 
@@ -215,12 +215,18 @@ def resolve_dtypes(inputs: list[TensorVariable], kind: str, what: str) -> list[T
     elif kind == "same" and dtype == "bool" and what in _BOOL_ARITHMETIC:
         dtype = "int64"
     warn_float64_upcast(strong, dtype, what)
+    # When one operand already has the result dtype, NumPy's ufunc loop converts the
+    # others itself if they fit losslessly (a bool mask or int8 times float32 computes
+    # in float32): an explicit Cast would cost a pass and a buffer for nothing.
+    anchored = any(i.type.dtype == dtype for i in inputs)
     out = []
     for i in inputs:
         if i.type.dtype == dtype:
             out.append(i)
         elif is_weak(i):
             out.append(retype_weak(i, dtype))
+        elif anchored and kind != "compare" and np.promote_types(i.type.dtype, dtype) == dtype:
+            out.append(i)
         else:
             out.append(cast(i, dtype))
     return out
