@@ -11,40 +11,23 @@ from __future__ import annotations
 
 import argparse
 import os
-
-os.environ.setdefault("OMP_NUM_THREADS", "2")
-os.environ.setdefault("OPENBLAS_NUM_THREADS", "2")
-os.environ.setdefault("MKL_NUM_THREADS", "2")
-
 import platform
-import resource
 import statistics
 import sys
 import time
 from pathlib import Path
 
-import numpy as np
-
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+# The peers' helpers: thread pinning (set before NumPy loads), timing, the GEMM bound.
+from peers import common, gemm_bound  # noqa: E402
+
+import numpy as np  # noqa: E402
 
 import nnthe  # noqa: E402
 import nnthe.tensor as T  # noqa: E402
-
-
-def peak_rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
-def median_time(fn, repeat: int, number: int) -> float:
-    """Median over ``repeat`` runs of the mean time of ``number`` calls."""
-    times = []
-    for _ in range(repeat):
-        t = time.perf_counter()
-        for _ in range(number):
-            fn()
-        times.append((time.perf_counter() - t) / number)
-    return statistics.median(times)
 
 
 def bench_seed() -> dict:
@@ -54,11 +37,11 @@ def bench_seed() -> dict:
     f = nnthe.function([x], nnthe.grad(y, x))
     compile_s = time.perf_counter() - t
     assert f(2) == 7
-    call = median_time(lambda: f(2), repeat=7, number=20000)
-    return {"compile_s": compile_s, "call_us": call * 1e6}
+    return {"compile_s": compile_s, "call_us": common.call_latency_us(lambda: f(2), 140000, 7)}
 
 
-def build_mlp(rng: np.random.Generator):
+def build_mlp(rng: np.random.Generator, profile: bool = False):
+    """The MLP 784-800-800-10 training function (ReLU, fused softmax CE, Adam 1e-3)."""
     from nnthe import optim
 
     X = T.matrix("X", shape=(None, 784))
@@ -81,30 +64,16 @@ def build_mlp(rng: np.random.Generator):
     loss = T.nnet.softmax_cross_entropy_with_logits(h, y).mean()
     opt = optim.Adam(learning_rate=1e-3)
     t = time.perf_counter()
-    train = nnthe.function([X, y], loss, updates=opt.updates(loss, params), name="mlp_train")
+    train = nnthe.function([X, y], loss, updates=opt.updates(loss, params), name="mlp_train",
+                           profile=profile)
     compile_s = time.perf_counter() - t
     return train, params, compile_s
 
 
-def gemm_bound_mlp(params, batch: int, rng: np.random.Generator) -> float:
-    """Seconds for the 8 matrix products of one MLP training step, in plain NumPy."""
-    W = [p.get_value() for p in params[0::2]]
-    X = rng.random((batch, 784), dtype="float32")
-    H1 = X @ W[0]
-    H2 = H1 @ W[1]
-    Z = H2 @ W[2]
-
-    def step():
-        h1 = X @ W[0]
-        h2 = h1 @ W[1]
-        z = h2 @ W[2]
-        H2.T @ z          # dW3
-        d2 = z @ W[2].T   # dH2
-        H1.T @ d2         # dW2
-        d1 = d2 @ W[1].T  # dH1
-        X.T @ d1          # dW1
-    del Z
-    return median_time(step, repeat=7, number=20)
+def gemm_bound_mlp() -> float:
+    """Seconds for the 8 matrix products of one MLP training step, in plain NumPy
+    (``benchmarks/peers/gemm_bound.py``, the bound compare.py uses too)."""
+    return gemm_bound.mlp_epoch(repeats=7)["batch_s"]
 
 
 def bench_mlp(data_dir: str | None, steps: int) -> dict:
@@ -120,7 +89,6 @@ def bench_mlp(data_dir: str | None, steps: int) -> dict:
     yb = [y_train[i * batch:(i + 1) * batch] for i in range(steps)]
     for i in range(3):
         train(xb[i], yb[i])
-    bound = gemm_bound_mlp(params, batch, rng)
     # Interleave the step and the bound so both see the same machine load.
     step_times, bound_times = [], []
     for rep in range(3):
@@ -128,34 +96,20 @@ def bench_mlp(data_dir: str | None, steps: int) -> dict:
         for i in range(steps):
             train(xb[i], yb[i])
         step_times.append((time.perf_counter() - t) / steps)
-        bound_times.append(gemm_bound_mlp(params, batch, rng))
+        bound_times.append(gemm_bound_mlp())
     step = statistics.median(step_times)
     bound = statistics.median(bound_times)
     return {"compile_s": compile_s, "step_ms": step * 1e3, "gemm_ms": bound * 1e3,
-            "ratio": step / bound, "rss_mb": peak_rss_mb(), "profile": profile_mlp(xb[0], yb[0])}
+            "ratio": step / bound, "rss_mb": common.peak_rss_mb(), "profile": profile_mlp(xb[0], yb[0])}
 
 
 def profile_mlp(xb, yb) -> str:
-    rng = np.random.default_rng(0)
-    from nnthe import optim
-
-    X = T.matrix("X", shape=(None, 784))
-    y = T.ivector("y")
-    params = []
-    h = X
-    for k, (a, b) in enumerate([(784, 800), (800, 800), (800, 10)]):
-        W = nnthe.shared(rng.normal(0, 0.05, (a, b)).astype("float32"))
-        bias = nnthe.shared(np.zeros(b, "float32"))
-        params += [W, bias]
-        h = T.dot(h, W) + bias
-        if k < 2:
-            h = T.nnet.relu(h)
-    loss = T.nnet.softmax_cross_entropy_with_logits(h, y).mean()
-    f = nnthe.function([X, y], loss, updates=optim.Adam(1e-3).updates(loss, params), profile=True)
-    for _ in range(20):
-        f(xb, yb)
+    """The per-op profile of 20 MLP training steps, as text."""
     import io
 
+    f, _, _ = build_mlp(np.random.default_rng(0), profile=True)
+    for _ in range(20):
+        f(xb, yb)
     buf = io.StringIO()
     f.profile.summary(file=buf, n_nodes=8)
     return buf.getvalue()

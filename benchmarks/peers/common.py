@@ -308,3 +308,12 @@ def cnn_epochs(train: Callable, forward: Callable, data: dict,
     """The CNN workload through a peer's ``train`` (see :func:`mlp_epochs`)."""
     return train(forward, init_cnn_params(), data, (1, 28, 28), max_batches)
 
+
+def training_batches(data: dict, image_shape: tuple, max_batches: int | None = None):
+    """The shuffled training set shaped ``(-1,) + image_shape``, the batch size, the
+    batches in a full epoch and the number to run: ``(X, y, B, full, todo)``."""
+    X, y = epoch_order(data)
+    X = X.reshape((-1,) + image_shape)
+    full = n_batches(len(y), BATCH)
+    return X, y, BATCH, full, limit_batches(max_batches, full)
+

@@ -108,12 +108,8 @@ def _make_step(jax, jnp, forward):
 
 def _train(forward, init: dict, data: dict, image_shape, max_batches=None) -> dict:
     jax, jnp = _jax()
-    X, y = common.epoch_order(data)
-    X = X.reshape((-1,) + image_shape)
+    X, y, B, full, todo = common.training_batches(data, image_shape, max_batches)
     y = y.astype(np.int32)
-    B = common.BATCH
-    full = common.n_batches(len(y), B)
-    todo = common.limit_batches(max_batches, full)
     # Batches are fed from device-resident arrays (as torch uses its own tensors).
     Xd, yd = jnp.asarray(X), jnp.asarray(y)
 

@@ -102,11 +102,7 @@ def _reset(p: dict, opt, init: dict) -> None:
 
 
 def _train(forward, init: dict, data: dict, image_shape, max_batches=None) -> dict:
-    X, y = common.epoch_order(data)
-    X = X.reshape((-1,) + image_shape)
-    B = common.BATCH
-    full = common.n_batches(len(y), B)
-    todo = common.limit_batches(max_batches, full)
+    X, y, B, full, todo = common.training_batches(data, image_shape, max_batches)
 
     t0 = time.perf_counter()
     p, opt, train, predict = _build(forward, init, image_shape)

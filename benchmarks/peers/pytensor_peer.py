@@ -141,11 +141,7 @@ def _adam(pytensor, pt, loss, params):
 
 def _train(forward, init: dict, data: dict, image_shape, max_batches=None) -> dict:
     pytensor, pt = _pytensor()
-    X, y = common.epoch_order(data)
-    X = X.reshape((-1,) + image_shape)
-    B = common.BATCH
-    full = common.n_batches(len(y), B)
-    todo = common.limit_batches(max_batches, full)
+    X, y, B, full, todo = common.training_batches(data, image_shape, max_batches)
 
     t0 = time.perf_counter()
     xs = pt.tensor("X", dtype="float32", shape=(None,) + image_shape)

@@ -92,12 +92,8 @@ def _cnn_forward(torch, p, x):
 def _train(forward, init: dict, data: dict, image_shape, max_batches=None) -> dict:
     torch = _torch()
     F = torch.nn.functional
-    X, y = common.epoch_order(data)
-    X = X.reshape((-1,) + image_shape)
+    X, y, B, full, todo = common.training_batches(data, image_shape, max_batches)
     Xt, yt = torch.from_numpy(X), torch.from_numpy(y)
-    B = common.BATCH
-    full = common.n_batches(len(y), B)
-    todo = common.limit_batches(max_batches, full)
 
     def make():
         p = _params(torch, init)
