@@ -24,8 +24,8 @@ from .core.ops.linalg import batched_dot, dot, matmul, outer, tensordot
 from .core.ops.reduce import (all, any, argmax, argmin, logsumexp, max, mean, min, prod, std,
                               sum, var)
 from .core.ops.join import concatenate, repeat, split, stack, tile
-from .core.ops.shape import (dimshuffle, expand_dims, flatten, reshape, shape, shape_i, squeeze,
-                             transpose)
+from .core.ops.shape import (dimshuffle, expand_dims, flatten, reshape, shape, shape_i,
+                             specify_shape, squeeze, transpose)
 from .core.ops.subtensor import inc_subtensor, set_subtensor, take
 from .core.shared import SharedVariable, shared
 from .core.types import TensorType

@@ -243,6 +243,7 @@ def _backprop(roots: list[Variable], seeds: dict[Variable, list], wrt: list[Vari
               consider_constant: Sequence[Variable]) -> dict[Variable, Variable]:
     """Propagate gradients from ``seeds`` back to every variable on a path to ``wrt``."""
     from .ops.elemwise import add, cast
+    from .ops.shape import specify_shape
 
     constant_ids = {id(v) for v in consider_constant}
     nodes = toposort(roots, blockers=consider_constant)
@@ -271,8 +272,12 @@ def _backprop(roots: list[Variable], seeds: dict[Variable, list], wrt: list[Vari
         g = ts[0]
         for t in ts[1:]:
             g = add(g, t)
-        if isinstance(v.type, TensorType) and is_float_dtype(v.type.dtype) and g.type.dtype != v.type.dtype:
-            g = cast(g, v.type.dtype)
+        if isinstance(v.type, TensorType) and is_float_dtype(v.type.dtype):
+            if g.type.dtype != v.type.dtype:
+                g = cast(g, v.type.dtype)
+            # A gradient built by broadcasting may know less of its shape than v does.
+            if g.type.ndim == v.type.ndim and g.type.shape != v.type.shape:
+                g = specify_shape(g, v.type.shape)
         summed[v] = g
         return g
 

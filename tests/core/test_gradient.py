@@ -291,3 +291,17 @@ def test_softmax_like_expression_grad(rng):
         return e / e.sum(axis=1, keepdims=True)
     check_grad(softmax, [rng.normal(size=(3, 4))])
     check_grad(lambda z: T.log(softmax(z)), [rng.normal(size=(3, 4))])
+
+
+def test_gradient_has_the_static_shape_of_its_variable():
+    x = T.tensor("float64", shape=(2, 3), name="x")
+    y = x * 2
+    g = T.matrix("g", dtype="float64")  # static shape unknown
+    gx = nnthe.grad(None, x, known_grads={y: g})
+    assert gx.type.shape == (2, 3)
+    f = nnthe.function([g], gx, on_unused_input="ignore", mode="FAST_COMPILE")
+    np.testing.assert_array_equal(f(np.ones((2, 3))), 2 * np.ones((2, 3)))
+    with pytest.raises(ValueError, match=r"specify_shape: expected shape \(2, 3\)"):
+        f(np.ones((3, 3)))
+    with pytest.raises(ValueError, match="cannot have shape"):
+        T.specify_shape(x, (3, 3))

@@ -255,7 +255,7 @@ class Conv2d(_ConvBase):
         x, w = inputs
         if is_disconnected(output_grads[0]):
             return [disconnected_type(), disconnected_type()]
-        gy = _specify_shape(output_grads[0], outputs[0].type.shape)
+        gy = output_grads[0]
         kw = self._kwargs()
         gx = Conv2dGradInputs(**kw)(w, gy, _hw(x))
         gw = Conv2dGradWeights(**kw)(x, gy, _hw(w), outputs[1])
@@ -285,37 +285,6 @@ def _cols_shape(out: tuple, wshape: tuple, g: int) -> tuple:
     ckk = None if None in wshape[1:] else wshape[1] * wshape[2] * wshape[3]
     nohw = None if None in (out[0], out[2], out[3]) else out[0] * out[2] * out[3]
     return (g, ckk, nohw)
-
-
-class _SpecifyShape(Op):
-    """Identity that narrows the static shape (an output gradient built by broadcasting
-    may have lost it), so the gradient ops can infer theirs."""
-
-    __props__ = ("shape",)
-    view_map = {0: [0]}
-
-    def __init__(self, shape: tuple) -> None:
-        self.shape = tuple(shape)
-
-    def make_node(self, x):
-        return Apply(self, [x], [TensorType(x.type.dtype, self.shape)])
-
-    def perform(self, node, x):
-        if not node.outputs[0].type.shape_matches(x.shape):
-            raise ValueError(f"conv2d gradient: expected an output gradient of shape "
-                             f"{fmt_shape(self.shape)}, got {x.shape}")
-        return x
-
-    def L_op(self, node, inputs, outputs, output_grads):
-        return [output_grads[0]]
-
-    def infer_shape(self, node, input_shapes):
-        return input_shapes
-
-
-def _specify_shape(g: TensorVariable, shape: tuple) -> TensorVariable:
-    merged = tuple(a if a is not None else b for a, b in zip(g.type.shape, shape))
-    return g if merged == g.type.shape else _SpecifyShape(merged)(g)
 
 
 def _hw(v: TensorVariable) -> tuple:

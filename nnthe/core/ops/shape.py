@@ -434,3 +434,46 @@ def sum_to(g: Any, x: Any) -> TensorVariable:
     """Sum ``g`` to the shape of ``x`` (undo broadcasting), at run time if needed."""
     g, x = as_tensor_variable(g), as_tensor_variable(x)
     return reduce_grad_to(g, x, [g, x])
+
+
+class SpecifyShape(Op):
+    """Identity that declares a more precise static shape (checked when it runs).
+
+    ``grad`` uses it so that the gradient of a variable has that variable's static
+    shape even when it was built by broadcasting a value whose shape is known only at
+    run time; ops fed by the gradient can then infer their static shapes.
+    """
+
+    __props__ = ("shape",)
+    view_map = {0: [0]}
+
+    def __init__(self, shape: tuple) -> None:
+        self.shape = tuple(shape)
+
+    def make_node(self, x):
+        x = as_tensor_variable(x)
+        if x.type.ndim != len(self.shape) or any(
+                a is not None and b is not None and a != b for a, b in zip(x.type.shape, self.shape)):
+            raise ValueError(f"specify_shape: {x!r} of static shape {fmt_shape(x.type.shape)} "
+                             f"cannot have shape {fmt_shape(self.shape)}")
+        return Apply(self, [x], [TensorType(x.type.dtype, self.shape)])
+
+    def perform(self, node, x):
+        if not node.outputs[0].type.shape_matches(np.shape(x)):
+            raise ValueError(f"specify_shape: expected shape {fmt_shape(self.shape)}, got {np.shape(x)}")
+        return x
+
+    def grad(self, inputs, output_grads):
+        return [output_grads[0]]
+
+    def infer_shape(self, node, input_shapes):
+        return [tuple(s if s is not None else d for s, d in zip(self.shape, input_shapes[0]))]
+
+
+def specify_shape(x: Any, shape: Sequence[int | None]) -> TensorVariable:
+    """``x`` with the static shape ``shape`` merged into its own (no node if nothing is
+    added)."""
+    x = as_tensor_variable(x)
+    merged = tuple(a if a is not None else b for a, b in zip(x.type.shape, shape))
+    return x if merged == x.type.shape else SpecifyShape(merged)(x)
+

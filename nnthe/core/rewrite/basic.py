@@ -12,7 +12,8 @@ from ..ops.alloc import Alloc
 from ..ops.elemwise import Elemwise
 from ..ops.elemwise import Cast
 from ..ops.linalg import Dot
-from ..ops.shape import DimShuffle, Reshape, Shape, SumToShape, _make_vector, dimshuffle, shape, shape_i
+from ..ops.shape import (DimShuffle, Reshape, Shape, SpecifyShape, SumToShape, _make_vector, dimshuffle,
+                         shape, shape_i)
 from ..types import TensorType
 from ..variable import TensorConstant
 from .inplace import InplaceElemwise
@@ -50,7 +51,7 @@ def local_useless_elemwise(fgraph: Any, node: Apply):
     return None
 
 
-@register("useless", "useless", tracks=(_IdentityGradOp, Reshape, SumToShape, Alloc, DimShuffle))
+@register("useless", "useless", tracks=(_IdentityGradOp, SpecifyShape, Reshape, SumToShape, Alloc, DimShuffle))
 def local_useless_shape_ops(fgraph: Any, node: Apply):
     """Reshape, Alloc and SumToShape that do not change a fully known shape;
     DimShuffle of a DimShuffle composed into one; identity-gradient ops removed (they
@@ -58,8 +59,8 @@ def local_useless_shape_ops(fgraph: Any, node: Apply):
     op = node.op
     x = node.inputs[0] if node.inputs else None
     out = node.outputs[0]
-    if isinstance(op, _IdentityGradOp):
-        return [x]
+    if isinstance(op, (_IdentityGradOp, SpecifyShape)):
+        return [x]  # both matter only while building the graph
     if isinstance(op, (Reshape, SumToShape, Alloc)) and _same_type(x, out) and None not in out.type.shape:
         return [x]
     if isinstance(op, DimShuffle) and x.owner is not None and isinstance(x.owner.op, DimShuffle):
