@@ -474,6 +474,11 @@ def specify_shape(x: Any, shape: Sequence[int | None]) -> TensorVariable:
     """``x`` with the static shape ``shape`` merged into its own (no node if nothing is
     added)."""
     x = as_tensor_variable(x)
+    shape = tuple(shape)
+    if len(shape) != x.type.ndim or any(
+            a is not None and b is not None and a != b for a, b in zip(x.type.shape, shape)):
+        raise ValueError(f"specify_shape: {x!r} of static shape {fmt_shape(x.type.shape)} "
+                         f"cannot have shape {fmt_shape(shape)}")
     merged = tuple(a if a is not None else b for a, b in zip(x.type.shape, shape))
     return x if merged == x.type.shape else SpecifyShape(merged)(x)
 
