@@ -5,7 +5,7 @@ from typing import Sequence
 
 import numpy as np
 
-from ..core.ops.shape import reshape, shape_i
+from ..core.ops.shape import flatten, reshape, shape_i
 from ..core.types import fmt_shape
 from ..core.variable import TensorVariable
 from .base import Layer, Shape
@@ -18,8 +18,8 @@ def _size(dims: Sequence[int | None]) -> int | None:
 class Flatten(Layer):
     """Collapse every axis after the first ``outdim - 1`` into one.
 
-    Unlike a bare ``x.flatten(2)``, the static size of the flattened axis is kept when
-    the trailing dimensions are known, so a following Dense layer can build itself.
+    The static size of the flattened axis is kept when the trailing dimensions are
+    known (as ``x.flatten(outdim)`` does), so a following Dense layer can build itself.
 
     Parameters
     ----------
@@ -41,12 +41,8 @@ class Flatten(Layer):
         return tuple(input_shape[:self.outdim - 1]) + (_size(input_shape[self.outdim - 1:]),)
 
     def call(self, x: TensorVariable, training: bool = False) -> TensorVariable:
-        out_shape = self.output_shape(x.type.shape)
-        if out_shape == x.type.shape:
-            return x
-        target = [shape_i(x, i) if s is None else s for i, s in enumerate(out_shape[:-1])]
-        target.append(-1 if out_shape[-1] is None else out_shape[-1])
-        return reshape(x, target)
+        self.output_shape(x.type.shape)  # the error for too few dimensions
+        return flatten(x, self.outdim)
 
 
 class Reshape(Layer):

@@ -238,6 +238,8 @@ def flatten(x: Any, ndim: int = 1) -> TensorVariable:
     x = as_tensor_variable(x)
     if not 1 <= ndim <= max(x.type.ndim, 1):
         raise ValueError(f"flatten: ndim must be in [1, {max(x.type.ndim, 1)}], got {ndim}")
+    if ndim == x.type.ndim:
+        return x
     lead = [shape_i(x, i) for i in range(ndim - 1)]
     trailing = x.type.shape[ndim - 1:]
     # With the trailing sizes known, the flattened size is known even when the
