@@ -368,7 +368,3 @@ def clone_graph(outputs: Sequence[Variable], replace: dict[Variable, Variable] |
             memo.setdefault(old, new)
     new_outputs = [memo.get(o, o) for o in outputs]
     return new_outputs, memo
-
-
-def is_constant(v: Variable) -> bool:
-    return isinstance(v, Constant)

@@ -317,9 +317,3 @@ def retype_weak(v: TensorConstant, dtype: str) -> TensorVariable:
     if "weak_value" in v.tag:
         c.tag["weak_value"] = v.tag["weak_value"]
     return c
-
-
-def tensor_of(type: TensorType, name: str | None = None) -> TensorVariable:
-    """A new symbolic input of ``type``."""
-    return TensorVariable(type, name=name)
-

@@ -349,10 +349,6 @@ def _register(name: str, nin: int, impl: Callable, kind: str, grad: GradRule | N
 
 
 def _zero(x):
-    return zeros_like_x(x)
-
-
-def zeros_like_x(x):
     from .alloc import zeros_like
 
     return zeros_like(x)
@@ -501,10 +497,6 @@ def add_n(*terms: Any) -> TensorVariable:
     for t in terms[1:]:
         total = add(total, t)
     return as_tensor_variable(total)
-
-
-def real_dtype_of(x: TensorVariable) -> str:
-    return x.type.dtype if is_float_dtype(x.type.dtype) else config.floatX
 
 
 __all__ = [n for n in list(globals()) if not n.startswith("_")]
