@@ -106,15 +106,27 @@ def test_using_shared_variables():
     assert state.get_value() == 0
 
 
-@pytest.mark.skip(reason="'Copying functions' (Function.copy(swap=...)) is not implemented in nnthe")
-def test_copying_functions():  # pragma: no cover
-    pass
+def test_using_random_numbers():
+    # The tutorial's RandomStreams, from nnthe.random instead of
+    # theano.tensor.shared_randomstreams (the only change).
+    from nnthe.random import RandomStreams
 
-
-@pytest.mark.skip(reason="'Using Random Numbers' needs nnthe.random (RandomStreams), another "
-                         "engineer's module")
-def test_using_random_numbers():  # pragma: no cover
-    pass
+    srng = RandomStreams(seed=234)
+    rv_u = srng.uniform((2, 2))
+    rv_n = srng.normal((2, 2))
+    f = function([], rv_u)
+    g = function([], rv_n)
+    nearly_zeros = function([], rv_u + rv_u - 2 * rv_u)
+    f_val0, f_val1 = f(), f()
+    assert f_val0.shape == (2, 2) and not np.array_equal(f_val0, f_val1)  # new draws each call
+    assert np.all((0 <= f_val0) & (f_val0 < 1))
+    assert g().shape == (2, 2)
+    # one draw per call, used three times in the expression
+    np.testing.assert_allclose(nearly_zeros(), np.zeros((2, 2)), atol=1e-6)
+    # the same seed gives the same numbers
+    again = RandomStreams(seed=234)
+    h = function([], again.uniform((2, 2)))
+    np.testing.assert_array_equal(h(), f_val0)
 
 
 def test_derivatives():
