@@ -140,14 +140,19 @@ def _basic_out_shape(x: TensorVariable, spec: tuple) -> tuple:
                 raise IndexError(f"index {e[1]} is out of bounds for dimension {d - 1} of "
                                  f"{x!r} with size {dim} (shape {fmt_shape(x.type.shape)})")
             continue
-        start, stop, step = e[1:]
-        if start is None and stop is None and step in (None, 1):
-            shp.append(dim)
-        elif dim is not None and _SYM not in (start, stop, step):
-            shp.append(len(range(*slice(start, stop, step).indices(dim))))
-        else:
-            shp.append(None)
+        shp.append(_slice_length(e, dim))
     return tuple(shp)
+
+
+def _slice_length(entry: tuple, dim: int | None) -> int | None:
+    """The static length of the ``('slice', start, stop, step)`` entry on a dimension of
+    static size ``dim`` (None when it depends on run-time values)."""
+    start, stop, step = entry[1:]
+    if start is None and stop is None and step in (None, 1):
+        return dim
+    if dim is not None and _SYM not in (start, stop, step):
+        return len(range(*slice(start, stop, step).indices(dim)))
+    return None
 
 
 def _advanced_out_shape(x: TensorVariable, spec: tuple, inputs: list[TensorVariable]) -> tuple:
@@ -167,15 +172,8 @@ def _advanced_out_shape(x: TensorVariable, spec: tuple, inputs: list[TensorVaria
             for p in e[1:]:  # consume this slice's symbolic bounds
                 if p == _SYM:
                     next(it)
-            dim = x.type.shape[d]
+            pieces.append(_slice_length(e, x.type.shape[d]))
             d += 1
-            start, stop, step = e[1:]
-            if start is None and stop is None and step in (None, 1):
-                pieces.append(dim)
-            elif dim is not None and _SYM not in (start, stop, step):
-                pieces.append(len(range(*slice(start, stop, step).indices(dim))))
-            else:
-                pieces.append(None)
             continue
         adv_positions.append(pos)
         pieces.append("ADV")
