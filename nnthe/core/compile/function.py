@@ -13,6 +13,7 @@ import time
 import warnings
 from typing import Any, Callable, Sequence
 
+from ..fgraph import FunctionGraph
 from ..graph import Apply, Constant, Variable, ancestors, clone_graph, format_site
 from ..shared import SharedVariable, check_update
 from ..types import TensorType
@@ -309,23 +310,27 @@ def _compile(inputs, outputs, updates, givens, mode, name, allow_input_downcast,
     # Clone so that rewrites never touch the user's graph.
     targets = out_list + [u for _, u in upd]
     replace = dict(givens_map)
-    for v in inputs:
-        replace.setdefault(v, v)
+    # The compiled graph starts at root variables: an input that the user computed from
+    # others (``function([exp(x)], ...)``) is replaced by a fresh root of its type, so
+    # nothing downstream mistakes the caller's array for a buffer the graph allocated.
+    roots = [v if v.owner is None else v.clone() for v in inputs]
+    for v, r in zip(inputs, roots):
+        replace.setdefault(v, r)
     cloned, memo = clone_graph(targets, replace)
     new_outs = cloned[:len(out_list)]
     new_upds = [(s, u) for (s, _), u in zip(upd, cloned[len(out_list):])]
 
-    used = {id(v) for v in ancestors(cloned, blockers=inputs)}
-    for k, v in enumerate(inputs):
-        if id(v) not in used:
+    used = {id(v) for v in ancestors(cloned, blockers=roots)}
+    for k, (v, r) in enumerate(zip(inputs, roots)):
+        if id(r) not in used:
             msg = (f"function: input {k} ({v.describe()}) is not used to compute any output or "
                    "update. Pass on_unused_input='ignore' (or 'warn') if that is intended")
             if on_unused_input == "raise":
                 raise UnusedInputError(msg)
             if on_unused_input == "warn":
                 warnings.warn(msg, stacklevel=2)
-    input_ids = {id(v) for v in inputs}
-    for v in ancestors(cloned, blockers=inputs):
+    input_ids = {id(v) for v in roots}
+    for v in ancestors(cloned, blockers=roots):
         if v.owner is None and id(v) not in input_ids and not isinstance(v, (Constant, SharedVariable)):
             if isinstance(v.type, TensorType):
                 raise MissingInputError(
@@ -335,9 +340,7 @@ def _compile(inputs, outputs, updates, givens, mode, name, allow_input_downcast,
                                     "gradient markers cannot be compiled")
     t_clone = time.perf_counter()
 
-    from .fgraph import FunctionGraph
-
-    fgraph = FunctionGraph(inputs, list(new_outs) + [u for _, u in new_upds])
+    fgraph = FunctionGraph(roots, list(new_outs) + [u for _, u in new_upds])
     mode.rewrite(fgraph)
     t_rewrite = time.perf_counter()
     final = fgraph.outputs
@@ -354,13 +357,13 @@ def _compile(inputs, outputs, updates, givens, mode, name, allow_input_downcast,
         prof = ProfileStats(name or "function")
         wrapper = prof.wrap_thunks(wrapper)
     fname = "nnthe_" + "".join(c if c.isalnum() else "_" for c in (name or "function"))
-    program = link(inputs, final_outs, final_upds, nodes, check_inputs=True, name=fname,
+    program = link(roots, final_outs, final_upds, nodes, check_inputs=True, name=fname,
                    thunk_wrapper=wrapper, input_names=labels, allow_downcast=allow_input_downcast,
                    single_output=single)
     t_link = time.perf_counter()
 
     def link_unchecked() -> LinkedProgram:
-        return link(inputs, final_outs, final_upds, nodes, check_inputs=False, name=fname,
+        return link(roots, final_outs, final_upds, nodes, check_inputs=False, name=fname,
                     thunk_wrapper=wrapper, input_names=labels, single_output=single)
 
     fn = Function(inputs, out_list, upd, program, link_unchecked, single, name, fgraph, prof)
@@ -370,5 +373,5 @@ def _compile(inputs, outputs, updates, givens, mode, name, allow_input_downcast,
         prof.rewrite_times = getattr(fgraph, "rewrite_times", {})
     fn.compile_time = t_link - t_start
     if mode.wrap_function is not None:
-        fn = mode.wrap_function(fn, inputs, new_outs, new_upds)
+        fn = mode.wrap_function(fn, roots, new_outs, new_upds)
     return fn

@@ -19,6 +19,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
+from ..aliasing import aliases_given_memory, escaping
 from ..graph import Apply, Constant, Variable
 from ..shared import SharedVariable
 from ..types import TensorType
@@ -36,18 +37,6 @@ class LinkedProgram:
     var_names: dict[Variable, str]
     filename: str
     nodes: list[Apply] = field(default_factory=list)
-
-
-def _aliases_root(v: Variable, roots: set[int]) -> bool:
-    """True if ``v`` may share memory with a root (input, constant, shared value)."""
-    while True:
-        if id(v) in roots or v.owner is None:
-            return True
-        vm = getattr(v.owner.op, "view_map", {}) or {}
-        src = vm.get(v.index)
-        if not src:
-            return False
-        v = v.owner.inputs[src[0]]
 
 
 def link(inputs: Sequence[Variable], outputs: Sequence[Variable],
@@ -83,7 +72,6 @@ def link(inputs: Sequence[Variable], outputs: Sequence[Variable],
 
     # Shared variables: read every value once, before any node runs, so that updates
     # always see the old values.
-    roots: set[int] = set(id(v) for v in inputs)
     shared_vars = []
     for node in nodes:
         for i in node.inputs:
@@ -97,7 +85,6 @@ def link(inputs: Sequence[Variable], outputs: Sequence[Variable],
     for k, s in enumerate(shared_vars):
         env[f"S{k}"] = s.container
         lines.append(f"    s{k} = S{k}[0]")
-        roots.add(id(s))
 
     n_const = itertools.count()
 
@@ -108,7 +95,6 @@ def link(inputs: Sequence[Variable], outputs: Sequence[Variable],
                 n = f"c{next(n_const)}"
                 env[n] = v.data
                 names[v] = n
-                roots.add(id(v))
             else:
                 raise RuntimeError(f"the linker met {v!r}, computed by no scheduled node")
         return n
@@ -120,16 +106,9 @@ def link(inputs: Sequence[Variable], outputs: Sequence[Variable],
             last_use[i] = pos
     keep = set(outputs) | {u for _, u in updates}
 
-    # Variables whose memory may end up in an output or a shared variable: following
-    # views and in-place writes backwards from them. The others may live in buffers
-    # that the next call reuses.
-    escapes: set[int] = {id(v) for v in outputs} | {id(u) for _, u in updates}
-    for node in reversed(nodes):
-        aliases = {**(getattr(node.op, "view_map", None) or {}), **(getattr(node.op, "destroy_map", None) or {})}
-        for k, o in enumerate(node.outputs):
-            if id(o) in escapes:
-                for i in aliases.get(k, ()):
-                    escapes.add(id(node.inputs[i]))
+    # Variables whose memory may end up in an output or a shared variable may not live
+    # in buffers that the next call reuses.
+    escapes = escaping(list(outputs) + [u for _, u in updates])
 
     counter = itertools.count()
     for pos, node in enumerate(nodes):
@@ -163,13 +142,13 @@ def link(inputs: Sequence[Variable], outputs: Sequence[Variable],
     ret = []
     for o in outputs:
         n = name_of(o)
-        if _aliases_root(o, roots) or id(o) in update_values:
+        if aliases_given_memory(o) or id(o) in update_values:
             ret.append(f"asarray({n}).copy()")
         else:
             ret.append(f"asarray({n})")
     for k, (s, u) in enumerate(updates):
         n = name_of(u)
-        value = f"asarray({n}).copy()" if _aliases_root(u, roots) else f"asarray({n})"
+        value = f"asarray({n}).copy()" if aliases_given_memory(u) else f"asarray({n})"
         env[f"U{k}"] = s.container
         lines.append(f"    U{k}[0] = {value}")
     lines.append(f"    return {ret[0]}" if single_output else f"    return [{', '.join(ret)}]")

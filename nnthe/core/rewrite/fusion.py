@@ -133,10 +133,6 @@ def _fusable(node: Apply, shape: tuple | None = None) -> bool:
     return True
 
 
-def _only_fgraph_or_cluster_clients(fgraph: Any, v: Variable, cluster: set) -> bool:
-    return all(node == "output" or node in cluster for node, _ in fgraph.clients.get(v, []))
-
-
 @register("fusion", "fusion", name="elemwise_fusion", is_global=True)
 def elemwise_fusion(fgraph: Any) -> int:
     """Fuse chains of same-shaped elementwise ufuncs into :class:`FusedElemwise` nodes."""
@@ -160,7 +156,7 @@ def elemwise_fusion(fgraph: Any) -> int:
                     continue
                 # Every reader of m's result must be in the group or be a function
                 # output: a reader outside could not run before the fused node.
-                if _only_fgraph_or_cluster_clients(fgraph, m.outputs[0], cluster | {m}):
+                if fgraph.read_only_within(m.outputs[0], cluster | {m}):
                     cluster.add(m)
                     stack.append(m)
         if len(cluster) < 2:
@@ -181,7 +177,7 @@ def _replace_cluster(fgraph: Any, nodes: list, shape: tuple) -> None:
     out_index: dict[int, int] = {}
     for n in nodes:
         v = n.outputs[0]
-        if any(c == "output" or c not in cluster for c, _ in fgraph.clients.get(v, [])):
+        if fgraph.is_output(v) or not fgraph.read_only_within(v, cluster):
             out_index[id(v)] = len(outputs)
             outputs.append(v)
     # Temporaries: reuse a buffer once its last reader in the program has run.

@@ -6,11 +6,11 @@ rewrite here replaces an Elemwise node by an :class:`InplaceElemwise` that write
 result into input ``k`` (``ufunc(..., out=inputs[k])``) when the destroy-handler rules
 below say that overwriting input ``k`` cannot be observed:
 
-1. the input is computed by a node (never a function input, a constant or a shared
-   variable), and that node's output owns its memory (the op declares no view of an
-   input for it);
-2. this node is its only client, and it is not an output of the function (outputs and
-   update values must stay intact);
+1. the input's buffer was allocated by a node of the graph and reached it through
+   in-place writes only (:meth:`FunctionGraph.owns_memory`: never a function
+   input, a constant, a shared variable or a view of anything);
+2. this node is its only reader (:meth:`FunctionGraph.only_reader`), so it is not an
+   output of the function either (outputs and update values must stay intact);
 3. it has the output's dtype, and its shape is the output's shape — proven statically,
    or checked at run time with a fall back to a fresh result.
 """
@@ -23,7 +23,6 @@ import numpy as np
 from ..graph import Apply, Op
 from ..ops.elemwise import Elemwise
 from ..types import TensorType
-from .patterns import only_client
 from .registry import register
 
 
@@ -77,15 +76,6 @@ class InplaceElemwise(Op):
         return Elemwise(self.scalar_op).pretty(inputs)
 
 
-def owns_memory(v: Any) -> bool:
-    """True if ``v`` is computed by a node whose output is not a view of an input."""
-    owner = v.owner
-    if owner is None:
-        return False
-    vm = getattr(owner.op, "view_map", None) or {}
-    return v.index not in vm
-
-
 def _shape_relation(target: Any, others: list, out: Any) -> str | None:
     """'static' if ``target`` provably has the output's shape, 'runtime' if that needs
     checking when called, None if it cannot hold the result."""
@@ -120,8 +110,8 @@ def local_inplace_elemwise(fgraph: Any, node: Apply):
     for k, inp in enumerate(node.inputs):
         if inp.type.dtype != out.type.dtype:
             continue
-        # only_client is False for a function output: its clients include ('output', k).
-        if not owns_memory(inp) or not only_client(fgraph, inp, node):
+        # only_reader is False for a function output: OUTPUT reads it too.
+        if not fgraph.owns_memory(inp) or not fgraph.only_reader(inp, node):
             continue
         if any(inp is other for j, other in enumerate(node.inputs) if j != k):
             continue

@@ -14,8 +14,8 @@ from .registry import register
 def _merge(fgraph: Any) -> int:
     changes = 0
     constants: dict = {}
-    for v in list(fgraph.clients):
-        if isinstance(v, Constant) and fgraph.clients.get(v):
+    for v in fgraph.variables():
+        if isinstance(v, Constant) and fgraph.has_readers(v):
             key = v.signature()
             first = constants.setdefault(key, v)
             if first is not v:
@@ -23,7 +23,7 @@ def _merge(fgraph: Any) -> int:
                 changes += 1
     seen: dict = {}
     for node in fgraph.toposort():
-        if not any(fgraph.clients.get(o) for o in node.outputs):
+        if node not in fgraph.nodes:  # removed by an earlier merge in this walk
             continue
         if getattr(node.op, "impure", False):
             continue

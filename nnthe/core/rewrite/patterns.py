@@ -41,9 +41,3 @@ def scalar_constant(v: Any) -> float | None:
 def is_constant_value(v: Any, value: float) -> bool:
     c = scalar_constant(v)
     return c is not None and c == value
-
-
-def only_client(fgraph: Any, v: Variable, node: Apply) -> bool:
-    """True if ``node`` is the only user of ``v`` (and ``v`` is not a graph output)."""
-    clients = fgraph.clients.get(v, [])
-    return len(clients) == 1 and clients[0][0] is node

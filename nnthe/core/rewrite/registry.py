@@ -121,7 +121,6 @@ def _local_pass(fgraph: Any, rewrites: list[Rewrite], times: dict) -> int:
     from ..graph import _site_override as site_stack
 
     changes = 0
-    clients = fgraph.clients
     perf = time.perf_counter
     by_type: dict[type, list[Rewrite]] = {}
     for node in fgraph.toposort():
@@ -130,8 +129,8 @@ def _local_pass(fgraph: Any, rewrites: list[Rewrite], times: dict) -> int:
         if candidates is None:
             candidates = by_type[op_type] = [
                 r for r in rewrites if r.tracks is None or issubclass(op_type, r.tracks)]
-        if not candidates or not any(clients.get(o) for o in node.outputs):
-            continue  # nothing can match, or replaced earlier in this pass
+        if not candidates or node not in fgraph.nodes:
+            continue  # nothing can match, or removed earlier in this pass
         site_stack.append(node.site)
         new = None
         try:

@@ -4,7 +4,7 @@ import pytest
 
 import nnthe
 import nnthe.tensor as T
-from nnthe.core.compile.fgraph import FunctionGraph
+from nnthe.core.fgraph import FunctionGraph
 from nnthe.core.compile.mode import Mode
 from nnthe.core.rewrite import apply_rewrites, registered_rewrites, select
 from nnthe.core.rewrite.registry import PHASES
