@@ -9,6 +9,8 @@ from __future__ import annotations
 import copy
 from typing import Any, Callable, Sequence
 
+from ..rewrite import apply_rewrites
+
 
 class Mode:
     """How ``nnthe.function`` compiles.
@@ -51,10 +53,6 @@ class Mode:
     def rewrite(self, fgraph: Any) -> None:
         """Apply this mode's rewrites to ``fgraph`` in place."""
         if not self.rewrites:
-            return
-        try:
-            from ..rewrite import apply_rewrites
-        except ImportError:
             return
         apply_rewrites(fgraph, include=self.include, exclude=self.exclude)
 

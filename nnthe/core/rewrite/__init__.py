@@ -9,17 +9,8 @@ Switch one off by name: ``nnthe.function(..., mode=Mode(exclude=['local_log1p'])
 """
 from .registry import PHASES, Rewrite, apply_rewrites, register, registered_rewrites, select
 
-_loaded = False
+# Importing a module registers its rewrites: the registry is complete once this package
+# is imported, before anything is compiled.
+from . import basic, fusion, inplace, merge, specialize, stabilize  # noqa: E402,F401
 
-
-def load_all() -> None:
-    """Import the modules that register rewrites (once)."""
-    global _loaded
-    if _loaded:
-        return
-    _loaded = True
-    from . import basic, fusion, inplace, merge, stabilize, specialize  # noqa: F401
-
-
-__all__ = ["PHASES", "Rewrite", "apply_rewrites", "register", "registered_rewrites", "select",
-           "load_all"]
+__all__ = ["PHASES", "Rewrite", "apply_rewrites", "register", "registered_rewrites", "select"]

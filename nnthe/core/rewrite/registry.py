@@ -12,7 +12,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
-from ..graph import Apply, Variable
+from ..graph import Apply, Variable, _site_override as site_stack
 from ..hints import did_you_mean
 
 #: The phases, in the order they run. Stabilization comes before constant folding so
@@ -97,9 +97,6 @@ def select(include: Sequence[str] = (), exclude: Sequence[str] = ()) -> list[Rew
 
 def apply_rewrites(fgraph: Any, include: Sequence[str] = (), exclude: Sequence[str] = ()) -> None:
     """Apply the selected rewrites to ``fgraph`` in place, phase by phase."""
-    from . import load_all
-
-    load_all()
     chosen = select(include, exclude)
     times = fgraph.rewrite_times
     for group in GROUPS:
@@ -118,8 +115,6 @@ def apply_rewrites(fgraph: Any, include: Sequence[str] = (), exclude: Sequence[s
 
 
 def _local_pass(fgraph: Any, rewrites: list[Rewrite], times: dict) -> int:
-    from ..graph import _site_override as site_stack
-
     changes = 0
     perf = time.perf_counter
     by_type: dict[type, list[Rewrite]] = {}

@@ -12,7 +12,10 @@ from typing import Any
 from ..graph import Apply
 from ..ops import elemwise as E
 from ..ops.elemwise import Elemwise
+from ..nnet.losses import CategoricalCrossEntropy
+from ..nnet.softmax import LogSoftmax, Softmax, SoftmaxCrossEntropyWithLogits
 from ..ops.reduce import CAReduce, logsumexp
+from ..ops.shape import DimShuffle
 from .patterns import elemwise_name, is_constant_value, node_name
 from .registry import register
 
@@ -84,55 +87,30 @@ def local_logsumexp(fgraph: Any, node: Apply):
 
 # -- softmax family ----------------------------------------------------------------------
 
-class _NNet:
-    """The nnet modules, imported on first use (``nnet.softmax`` the package attribute
-    is the function, so go through importlib for the modules)."""
-
-    @property
-    def softmax(self):
-        import importlib
-
-        return importlib.import_module("nnthe.core.nnet.softmax")
-
-    @property
-    def losses(self):
-        import importlib
-
-        return importlib.import_module("nnthe.core.nnet.losses")
-
-
-def _nnet() -> _NNet:
-    return _NNet()
-
-
-@register("stabilize", "stabilize")
+@register("stabilize", "stabilize", tracks=(Elemwise,))
 def local_log_softmax(fgraph: Any, node: Apply):
     """``log(softmax(x))`` -> ``log_softmax(x)`` (no log of an underflowed 0)."""
     if node_name(node) != "log":
         return None
     sm = node.inputs[0]
-    nnet = _nnet()
-    if sm.owner is None or not isinstance(sm.owner.op, nnet.softmax.Softmax):
+    if sm.owner is None or not isinstance(sm.owner.op, Softmax):
         return None
-    new = nnet.softmax.LogSoftmax(sm.owner.op.axis)(sm.owner.inputs[0])
+    new = LogSoftmax(sm.owner.op.axis)(sm.owner.inputs[0])
     return [new] if _fits(new, node.outputs[0]) else None
 
 
-@register("stabilize", "stabilize")
+@register("stabilize", "stabilize", tracks=(CategoricalCrossEntropy,))
 def local_softmax_crossentropy(fgraph: Any, node: Apply):
     """``categorical_crossentropy(softmax(z), y)`` -> the fused, stable
     ``softmax_cross_entropy_with_logits(z, y)`` (integer or one-hot targets)."""
-    nnet = _nnet()
-    if not isinstance(node.op, nnet.losses.CategoricalCrossEntropy):
-        return None
     p, y = node.inputs
-    if p.owner is None or not isinstance(p.owner.op, nnet.softmax.Softmax) or p.owner.op.axis not in (1, -1):
+    if p.owner is None or not isinstance(p.owner.op, Softmax) or p.owner.op.axis not in (1, -1):
         return None
-    new = nnet.softmax.SoftmaxCrossEntropyWithLogits()(p.owner.inputs[0], y)
+    new = SoftmaxCrossEntropyWithLogits()(p.owner.inputs[0], y)
     return [new] if _fits(new, node.outputs[0]) else None
 
 
-@register("stabilize", "stabilize")
+@register("stabilize", "stabilize", tracks=(Elemwise,))
 def local_exp_over_sum_exp(fgraph: Any, node: Apply):
     """``exp(x) / sum(exp(x), axis, keepdims=True)`` -> ``softmax(x, axis)``."""
     if node_name(node) != "true_div":
@@ -142,8 +120,6 @@ def local_exp_over_sum_exp(fgraph: Any, node: Apply):
         return None
     d = den
     # sum(..., keepdims=False) followed by a dimshuffle that puts the axis back
-    from ..ops.shape import DimShuffle
-
     if d.owner is not None and isinstance(d.owner.op, DimShuffle):
         d = d.owner.inputs[0]
     if d.owner is None or not isinstance(d.owner.op, CAReduce) or d.owner.op.kind != "sum":
@@ -151,7 +127,7 @@ def local_exp_over_sum_exp(fgraph: Any, node: Apply):
     if d.owner.inputs[0] is not num or len(d.owner.op.axes) != 1:
         return None
     x = num.owner.inputs[0]
-    new = _nnet().softmax.Softmax(d.owner.op.axes[0])(x)
+    new = Softmax(d.owner.op.axes[0])(x)
     out = node.outputs[0]
     if new.type.ndim != out.type.ndim or new.type.dtype != out.type.dtype:
         return None

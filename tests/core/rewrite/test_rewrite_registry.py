@@ -97,3 +97,15 @@ def test_apply_rewrites_on_fgraph_keeps_values():
     apply_rewrites(fg)
     names = {str(n.op).split("{")[0] for n in fg.toposort()}
     assert {"expm1", "log1p"} <= names
+
+
+def test_the_registry_is_complete_in_a_fresh_interpreter():
+    # Before any compile: select must know every rewrite (it used to be empty).
+    import subprocess
+    import sys
+
+    code = ("from nnthe.core.rewrite import registered_rewrites, select\n"
+            "n = len(registered_rewrites())\n"
+            "assert n >= 15, n\n"
+            "assert len(select(exclude=['local_log1p'])) == len(select()) - 1\n")
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
