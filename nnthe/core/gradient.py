@@ -13,7 +13,8 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from .graph import Apply, Op, Variable, toposort
-from .types import DisconnectedType, NullType, TensorType, is_discrete_dtype, is_float_dtype
+from .types import (DisconnectedType, NullType, TensorType, disconnected_type, grad_not_implemented,
+                    grad_undefined, is_disconnected, is_discrete_dtype, is_float_dtype, is_null)
 from .variable import TensorVariable, as_tensor_variable
 
 
@@ -28,31 +29,6 @@ class NullTypeGradError(TypeError):
 
 class GradientError(AssertionError):
     """``verify_grad`` found a symbolic gradient that disagrees with finite differences."""
-
-
-def disconnected_type() -> Variable:
-    """The marker for 'this input does not influence the output'."""
-    return Variable(DisconnectedType())
-
-
-def is_disconnected(v: Any) -> bool:
-    return isinstance(v, Variable) and isinstance(v.type, DisconnectedType)
-
-
-def grad_undefined(op: Op, index: int, x: Variable, why: str = "") -> Variable:
-    """The marker for a mathematically undefined gradient of ``op`` wrt input ``index``."""
-    return Variable(NullType(f"the gradient of {op} with respect to input {index} ({x!r}) "
-                             f"is undefined{': ' + why if why else ''}"))
-
-
-def grad_not_implemented(op: Op, index: int, x: Variable) -> Variable:
-    """The marker for a gradient that nnthe does not implement (yet)."""
-    return Variable(NullType(f"{op} does not implement the gradient with respect to "
-                             f"input {index} ({x!r})"))
-
-
-def _is_null(v: Any) -> bool:
-    return isinstance(v, Variable) and isinstance(v.type, NullType)
 
 
 # ---------------------------------------------------------------------------------------
@@ -231,7 +207,7 @@ def grad(cost: Any, wrt: Any, consider_constant: Sequence[Variable] | None = Non
                 warnings.warn(message, stacklevel=2)
             results.append(_zeros_for(w) if return_disconnected == "zero" else disconnected_type())
             continue
-        if _is_null(g):
+        if is_null(g):
             raise NullTypeGradError(f"grad with respect to {w!r}: {g.type.why}")
         if is_discrete_dtype(w.type.dtype):
             g = _zeros_for(w)
@@ -265,7 +241,7 @@ def _backprop(roots: list[Variable], seeds: dict[Variable, list], wrt: list[Vari
         ts = terms.get(v)
         if not ts:
             return None
-        nulls = [t for t in ts if _is_null(t)]
+        nulls = [t for t in ts if is_null(t)]
         if nulls:
             summed[v] = nulls[0]
             return nulls[0]
@@ -293,8 +269,8 @@ def _backprop(roots: list[Variable], seeds: dict[Variable, list], wrt: list[Vari
                 out_grads.append(g)
         if not any_grad:
             continue
-        if any(_is_null(g) for g in out_grads):
-            why = next(g for g in out_grads if _is_null(g))
+        if any(is_null(g) for g in out_grads):
+            why = next(g for g in out_grads if is_null(g))
             for i in node.inputs:
                 if id(i) in depends:
                     terms.setdefault(i, []).append(why)
@@ -314,7 +290,7 @@ def _backprop(roots: list[Variable], seeds: dict[Variable, list], wrt: list[Vari
                 continue
             if g is None or is_disconnected(g):
                 continue
-            if not _is_null(g):
+            if not is_null(g):
                 g = as_tensor_variable(g)
                 if isinstance(inp.type, TensorType) and g.type.ndim != inp.type.ndim:
                     raise RuntimeError(

@@ -12,7 +12,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from ..config import config
-from .graph import Type, Variable
+from .graph import Op, Type, Variable, _creation_site
 
 #: dtypes a tensor may have.
 ALL_DTYPES = (
@@ -68,8 +68,6 @@ def warn_float64_upcast(inputs: Sequence[Variable], out_dtype: str, what: str) -
     dtypes = [v.type.dtype for v in inputs if isinstance(v.type, TensorType)]
     if "float32" not in dtypes and "float16" not in dtypes:
         return
-    from .graph import _creation_site
-
     site = _creation_site()
     if site in _warned_sites:
         return
@@ -274,3 +272,32 @@ class NullType(Type):
 
     def make_variable(self, name: str | None = None) -> Variable:
         return Variable(self, name=name)
+
+
+# Gradient markers: what an op's L_op returns for an input with no gradient.
+
+def disconnected_type() -> Variable:
+    """The marker for 'this input does not influence the output'."""
+    return Variable(DisconnectedType())
+
+
+def is_disconnected(v: Any) -> bool:
+    """True for the marker of a disconnected gradient."""
+    return isinstance(v, Variable) and isinstance(v.type, DisconnectedType)
+
+
+def grad_undefined(op: Op, index: int, x: Variable, why: str = "") -> Variable:
+    """The marker for a mathematically undefined gradient of ``op`` wrt input ``index``."""
+    return Variable(NullType(f"the gradient of {op} with respect to input {index} ({x!r}) "
+                             f"is undefined{': ' + why if why else ''}"))
+
+
+def grad_not_implemented(op: Op, index: int, x: Variable) -> Variable:
+    """The marker for a gradient that nnthe does not implement (yet)."""
+    return Variable(NullType(f"{op} does not implement the gradient with respect to "
+                             f"input {index} ({x!r})"))
+
+
+def is_null(v: Any) -> bool:
+    """True for the marker of an undefined or unimplemented gradient."""
+    return isinstance(v, Variable) and isinstance(v.type, NullType)

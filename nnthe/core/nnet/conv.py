@@ -25,7 +25,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 from ..graph import Apply, Op
 from ..hints import refuse_unknown_kwargs
-from ..types import TensorType, fmt_shape, is_float_dtype
+from ..types import disconnected_type, fmt_shape, is_disconnected, is_float_dtype, TensorType
 from ..variable import TensorVariable, as_tensor_variable
 
 BorderMode = Any  # 'valid' | 'full' | 'half' | 'same' | int | (int, int)
@@ -250,8 +250,6 @@ class Conv2d(_ConvBase):
         return np.ascontiguousarray(y), cols
 
     def L_op(self, node, inputs, outputs, output_grads):
-        from ..gradient import disconnected_type, is_disconnected
-
         x, w = inputs
         if is_disconnected(output_grads[0]):
             return [disconnected_type(), disconnected_type()]
@@ -311,8 +309,6 @@ class _ConvGradBase(_ConvBase):
         raise NotImplementedError
 
     def L_op(self, node, inputs, outputs, output_grads):
-        from ..gradient import disconnected_type
-
         ga, ggy = self._pullbacks(inputs[0], inputs[1], output_grads[0])
         # The spatial shape, and Conv2dGradWeights' optional im2col matrix of its input
         # (whose dependence on that input is already in the first pullback).

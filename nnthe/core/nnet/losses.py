@@ -8,7 +8,7 @@ import numpy as np
 
 from ..graph import Apply, Op
 from ..ops import elemwise as E
-from ..types import TensorType, is_int_dtype
+from ..types import disconnected_type, is_int_dtype, TensorType
 from ..variable import TensorVariable, as_tensor_variable
 from .softmax import Softmax, SoftmaxCrossEntropyWithLogits, _check_targets, _float_input, _OneHotLike
 
@@ -39,8 +39,6 @@ class CategoricalCrossEntropy(Op):
         return -(y * np.log(p)).sum(axis=1)
 
     def L_op(self, node, inputs, outputs, output_grads):
-        from ..gradient import disconnected_type
-
         p, y = inputs
         g = output_grads[0].dimshuffle(0, "x")
         if is_int_dtype(y.type.dtype):

@@ -20,7 +20,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from ..graph import Apply, Op
-from ..types import TensorType, fmt_shape, is_float_dtype
+from ..types import disconnected_type, fmt_shape, is_float_dtype, TensorType
 from ..variable import TensorVariable, as_tensor_variable
 from .conv import _hw, _pair, _refuse_kwargs, _shape2
 
@@ -316,8 +316,6 @@ class AveragePoolGrad(_PoolBase):
         return gxp[..., ph:ph + h, pw:pw + w]
 
     def L_op(self, node, inputs, outputs, output_grads):
-        from ..gradient import disconnected_type
-
         return [Pool(**self._kwargs())(output_grads[0]), disconnected_type()]
 
     def connection_pattern(self, node):

@@ -12,7 +12,7 @@ import numpy as np
 
 from ..graph import Apply, Op
 from ..ops import elemwise as _E
-from ..types import TensorType, fmt_shape, is_float_dtype, is_int_dtype
+from ..types import disconnected_type, fmt_shape, is_float_dtype, is_int_dtype, TensorType
 from ..variable import TensorVariable, as_tensor_variable
 from ..ops.reduce import normalize_axis, sum as _sum
 from ..ops.reduce import logsumexp  # noqa: F401  (re-exported by nnthe.nnet)
@@ -124,8 +124,6 @@ class OneHot(Op):
         return out
 
     def L_op(self, node, inputs, outputs, output_grads):
-        from ..gradient import disconnected_type
-
         return [disconnected_type()]
 
     def connection_pattern(self, node):
@@ -216,8 +214,6 @@ class SoftmaxCrossEntropyWithLogits(Op):
         return (lse * y.sum(axis=1) - (y * z).sum(axis=1)).astype(z.dtype, copy=False)
 
     def L_op(self, node, inputs, outputs, output_grads):
-        from ..gradient import disconnected_type
-
         z, y = inputs
         g = output_grads[0].dimshuffle(0, "x")
         if is_int_dtype(y.type.dtype):
@@ -247,8 +243,6 @@ class _OneHotLike(Op):
         return out
 
     def L_op(self, node, inputs, outputs, output_grads):
-        from ..gradient import disconnected_type
-
         return [disconnected_type(), disconnected_type()]
 
     def connection_pattern(self, node):

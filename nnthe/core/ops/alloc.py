@@ -8,7 +8,7 @@ import numpy as np
 
 from ...config import config
 from ..graph import Apply, Op
-from ..types import TensorType, fmt_shape, normalize_dtype
+from ..types import disconnected_type, fmt_shape, normalize_dtype, TensorType
 from ..variable import TensorVariable, as_tensor_variable, constant, is_weak, retype_weak
 from .shape import as_shape_vector, shape, sum_to, _int_scalar
 
@@ -44,8 +44,6 @@ class Alloc(Op):
         return out
 
     def L_op(self, node, inputs, outputs, output_grads):
-        from ..gradient import disconnected_type
-
         return [sum_to(output_grads[0], inputs[0]), disconnected_type()]
 
     def connection_pattern(self, node):
@@ -139,8 +137,6 @@ class ARange(Op):
         return np.arange(start, stop, step, dtype=self.dtype)
 
     def L_op(self, node, inputs, outputs, output_grads):
-        from ..gradient import disconnected_type
-
         return [disconnected_type() for _ in inputs]
 
     def connection_pattern(self, node):
@@ -184,8 +180,6 @@ class Eye(Op):
         return np.eye(int(n), int(m), int(k), dtype=self.dtype)
 
     def L_op(self, node, inputs, outputs, output_grads):
-        from ..gradient import disconnected_type
-
         return [disconnected_type() for _ in inputs]
 
     def connection_pattern(self, node):

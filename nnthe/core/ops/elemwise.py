@@ -14,8 +14,8 @@ import numpy as np
 
 from ...config import config
 from ..graph import Apply, Op, Variable
-from ..types import (TensorType, fmt_shape, is_discrete_dtype, is_float_dtype, normalize_dtype,
-                     upcast, warn_float64_upcast)
+from ..types import (disconnected_type, fmt_shape, is_discrete_dtype, is_float_dtype,
+                     normalize_dtype, TensorType, upcast, warn_float64_upcast)
 from ..variable import TensorVariable, as_tensor_variable, is_weak, retype_weak
 
 GradRule = Callable[[list, Variable, Variable], list]
@@ -134,7 +134,6 @@ class Elemwise(Op):
         return self.scalar_op.impl(*inputs)
 
     def L_op(self, node, inputs, outputs, output_grads):
-        from ..gradient import disconnected_type
         from .shape import reduce_grad_to
 
         rule = self.scalar_op.grad_rule
@@ -257,8 +256,6 @@ class Cast(Op):
         return lambda x: np.asarray(x).astype(dt)
 
     def L_op(self, node, inputs, outputs, output_grads):
-        from ..gradient import disconnected_type
-
         x = inputs[0]
         if is_discrete_dtype(x.type.dtype) or is_discrete_dtype(self.dtype):
             return [disconnected_type()]

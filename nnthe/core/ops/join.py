@@ -6,7 +6,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from ..graph import Apply, Op, Variable
-from ..types import TensorType, fmt_shape, is_int_dtype
+from ..types import disconnected_type, fmt_shape, is_disconnected, is_int_dtype, TensorType
 from ..variable import TensorVariable, as_tensor_variable
 from .shape import (_make_vector, as_shape_vector, constant_value, dimshuffle, expand_dims,
                     flatten, shape, shape_i)
@@ -128,7 +128,6 @@ class Split(Op):
         return tuple(parts)
 
     def L_op(self, node, inputs, outputs, output_grads):
-        from ..gradient import disconnected_type, is_disconnected
         from .alloc import zeros_like
 
         gs = [zeros_like(o) if is_disconnected(g) else g for o, g in zip(outputs, output_grads)]
@@ -183,8 +182,6 @@ class Repeat(Op):
         return np.repeat(x, repeats, axis=self.axis)
 
     def L_op(self, node, inputs, outputs, output_grads):
-        from ..gradient import disconnected_type
-
         return [RepeatGrad(self.axis, inputs[0].type.shape)(output_grads[0], inputs[1]),
                 disconnected_type()]
 
@@ -227,8 +224,6 @@ class RepeatGrad(Op):
         return out
 
     def L_op(self, node, inputs, outputs, output_grads):
-        from ..gradient import disconnected_type
-
         return [Repeat(self.axis)(output_grads[0], inputs[1]), disconnected_type()]
 
     def connection_pattern(self, node):
@@ -285,8 +280,6 @@ class TileGrad(Op):
         return g.reshape(inter).sum(axis=tuple(range(0, 2 * len(self.reps), 2)))
 
     def L_op(self, node, inputs, outputs, output_grads):
-        from ..gradient import disconnected_type
-
         return [Tile(self.reps)(output_grads[0]), disconnected_type()]
 
     def connection_pattern(self, node):

@@ -10,7 +10,8 @@ import numpy as np
 
 from ...config import config
 from ..graph import Apply, Op
-from ..types import TensorType, is_discrete_dtype, is_float_dtype, normalize_dtype
+from ..types import (disconnected_type, is_discrete_dtype, is_float_dtype, normalize_dtype,
+                     TensorType)
 from ..variable import TensorVariable, as_tensor_variable
 from . import elemwise as E
 from .shape import dimshuffle, shape, shape_i
@@ -98,7 +99,6 @@ class CAReduce(Op):
         return self.make_thunk(node)(x)
 
     def L_op(self, node, inputs, outputs, output_grads):
-        from ..gradient import disconnected_type
         from .alloc import alloc
 
         x, z, g = inputs[0], outputs[0], output_grads[0]
@@ -194,8 +194,6 @@ class ArgReduce(Op):
         return self.make_thunk(node)(x)
 
     def L_op(self, node, inputs, outputs, output_grads):
-        from ..gradient import disconnected_type
-
         return [disconnected_type()]
 
     def connection_pattern(self, node):
@@ -270,7 +268,6 @@ def logsumexp(x: Any, axis: Any = None, keepdims: bool = False) -> TensorVariabl
     Its gradient is the softmax of ``x``; rows of ``-inf`` give ``-inf`` without NaN.
     """
     from ..gradient import disconnected_grad
-
     x = as_tensor_variable(x)
     if not is_float_dtype(x.type.dtype):
         x = E.cast(x, config.floatX)

@@ -8,7 +8,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from ..graph import Apply, Constant, Op, Variable
-from ..types import TensorType, fmt_shape, is_int_dtype
+from ..types import disconnected_type, fmt_shape, is_int_dtype, TensorType
 from ..variable import TensorVariable, as_tensor_variable, constant
 
 
@@ -78,8 +78,6 @@ class Shape(Op):
         return np.array(np.shape(x), dtype=np.int64)
 
     def L_op(self, node, inputs, outputs, output_grads):
-        from ..gradient import disconnected_type
-
         return [disconnected_type()]
 
     def connection_pattern(self, node):
@@ -120,8 +118,6 @@ class MakeVector(Op):
         return np.array(scalars, dtype=np.int64)
 
     def L_op(self, node, inputs, outputs, output_grads):
-        from ..gradient import disconnected_type
-
         return [disconnected_type() for _ in inputs]
 
     def connection_pattern(self, node):
@@ -207,8 +203,6 @@ class Reshape(Op):
         return np.reshape(x, shp)
 
     def L_op(self, node, inputs, outputs, output_grads):
-        from ..gradient import disconnected_type
-
         x = inputs[0]
         return [reshape(output_grads[0], shape(x)), disconnected_type()]
 
@@ -389,7 +383,6 @@ class SumToShape(Op):
         return np.sum(g, axis=axes, keepdims=True).reshape(target)
 
     def L_op(self, node, inputs, outputs, output_grads):
-        from ..gradient import disconnected_type
         from .alloc import alloc
 
         return [alloc(output_grads[0], shape(inputs[0])), disconnected_type()]

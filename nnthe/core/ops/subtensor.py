@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from ..graph import Apply, Op, Variable
-from ..types import TensorType, fmt_shape, is_int_dtype
+from ..types import disconnected_type, fmt_shape, is_int_dtype, TensorType
 from ..variable import TensorVariable, as_tensor_variable
 
 _SYM = "?"
@@ -231,7 +231,6 @@ class _IndexingOp(Op):
         return x[_index_builder(self.index_spec)(*vals)]
 
     def L_op(self, node, inputs, outputs, output_grads):
-        from ..gradient import disconnected_type
         from .alloc import zeros_like
 
         x, idx = inputs[0], inputs[1:]
@@ -325,7 +324,6 @@ class IncSubtensor(Op):
         return self.make_thunk(node)(x, y, *vals)
 
     def L_op(self, node, inputs, outputs, output_grads):
-        from ..gradient import disconnected_type
         from .shape import sum_to
 
         y, idx = inputs[1], inputs[2:]
