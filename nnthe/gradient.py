@@ -4,10 +4,11 @@
 gradient-altering ops ``disconnected_grad``, ``zero_grad`` and ``grad_clip``. They live in
 :mod:`nnthe.core.gradient`; this module is the public name.
 """
-from .core.gradient import (DisconnectedInputError, GradientError, Lop, NullTypeGradError, Rop,
-                            disconnected_grad, disconnected_type, grad, grad_clip,
-                            grad_not_implemented, grad_undefined, hessian, is_disconnected,
-                            jacobian, stop_gradient, verify_grad, zero_grad)
+from .core.gradient import (DisconnectedInputError, Lop, NullTypeGradError, Rop, disconnected_grad,
+                            disconnected_type, grad, grad_clip, grad_not_implemented,
+                            grad_undefined, hessian, is_disconnected, jacobian, stop_gradient,
+                            zero_grad)
+from .core.testing import GradientError, verify_grad
 
 __all__ = ["grad", "jacobian", "hessian", "Lop", "Rop", "verify_grad", "disconnected_grad",
            "stop_gradient", "zero_grad", "grad_clip", "DisconnectedInputError",

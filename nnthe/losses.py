@@ -17,12 +17,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from .core.nnet import softmax_cross_entropy_with_logits
 from .core.ops import elemwise as E
 from .core.ops.alloc import arange
 from .core.ops.reduce import max as _max, mean as _mean, sum as _sum
 from .core.types import fmt_shape, is_float_dtype, is_int_dtype
 from .core.variable import TensorVariable, as_tensor_variable
-from .layers import activations as _act
 from .layers.activations import log_softmax
 
 
@@ -94,11 +94,10 @@ def softmax_cross_entropy(logits: Any, labels: Any, label_smoothing: float = 0.0
     if not 0.0 <= label_smoothing < 1.0:
         raise ValueError(f"softmax_cross_entropy: label_smoothing must be in [0, 1), got {label_smoothing!r}")
     t = _targets(logits, labels, "softmax_cross_entropy")
-    fused = _act._nnet("softmax_cross_entropy_with_logits")
-    if fused is not None and logits.type.ndim == 2 and not label_smoothing:
+    if logits.type.ndim == 2 and not label_smoothing:
         # One fused op (forward and backward) for the common case.
         lab = as_tensor_variable(labels)
-        return fused(logits, lab if lab.type.ndim == 1 else t)
+        return softmax_cross_entropy_with_logits(logits, lab if lab.type.ndim == 1 else t)
     if label_smoothing:
         k = logits.type.shape[-1]
         if k is None:

@@ -7,7 +7,7 @@ import pytest
 import nnthe
 import nnthe.tensor as T
 from nnthe import losses
-from nnthe.core.gradient import verify_grad
+from nnthe.gradient import verify_grad
 
 
 def log_softmax(z):

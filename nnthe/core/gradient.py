@@ -1,5 +1,7 @@
 """Symbolic differentiation: ``grad`` and what is built on it (``jacobian``,
-``hessian``, ``Lop``, ``Rop``), gradient-altering ops, and ``verify_grad``.
+``hessian``, ``Lop``, ``Rop``). The ops that alter only the gradient
+(``disconnected_grad``, ``zero_grad``, ``grad_clip``) are in :mod:`.ops.gradops`, the
+finite-difference check ``verify_grad`` in :mod:`.testing`.
 
 ``grad`` walks the graph once in reverse topological order, calls each node's pullback
 (:meth:`Op.L_op`) once, and sums the contributions of every client of a variable. The
@@ -8,12 +10,19 @@ result is a new graph, so gradients of gradients work.
 from __future__ import annotations
 
 import warnings
-from typing import Any, Callable, Sequence
+from typing import Any, Sequence
 
 import numpy as np
 
-from .graph import Apply, Op, Variable, toposort
-from .types import (DisconnectedType, NullType, TensorType, disconnected_type, grad_not_implemented,
+from ..config import config
+from .graph import Apply, Variable, toposort
+from .ops.alloc import ones_like, zeros_like
+from .ops.elemwise import add, cast
+from .ops.gradops import disconnected_grad, grad_clip, stop_gradient, zero_grad
+from .ops.join import stack
+from .ops.reduce import sum as _sum
+from .ops.shape import reshape, specify_shape
+from .types import (TensorType, disconnected_type, grad_not_implemented,
                     grad_undefined, is_disconnected, is_discrete_dtype, is_float_dtype, is_null)
 from .variable import TensorVariable, as_tensor_variable
 
@@ -27,103 +36,11 @@ class NullTypeGradError(TypeError):
     """A gradient on the path is undefined or not implemented."""
 
 
-class GradientError(AssertionError):
-    """``verify_grad`` found a symbolic gradient that disagrees with finite differences."""
-
-
-# ---------------------------------------------------------------------------------------
-# Ops that change only the gradient.
-# ---------------------------------------------------------------------------------------
-
-class _IdentityGradOp(Op):
-    """Identity in the forward pass; subclasses alter the backward pass."""
-
-    view_map = {0: [0]}
-
-    def make_node(self, x):
-        x = as_tensor_variable(x)
-        return Apply(self, [x], [x.type])
-
-    def make_thunk(self, node):
-        return _identity
-
-    def perform(self, node, x):
-        return x
-
-    def infer_shape(self, node, input_shapes):
-        return input_shapes
-
-
-def _identity(x):
-    return x
-
-
-class DisconnectedGrad(_IdentityGradOp):
-    """Identity whose input is treated as a constant by ``grad``."""
-
-    def L_op(self, node, inputs, outputs, output_grads):
-        return [disconnected_type()]
-
-    def connection_pattern(self, node):
-        return [[False]]
-
-
-class ZeroGrad(_IdentityGradOp):
-    """Identity whose gradient is zero (connected, unlike ``disconnected_grad``)."""
-
-    def L_op(self, node, inputs, outputs, output_grads):
-        from .ops.alloc import zeros_like
-
-        return [zeros_like(inputs[0])]
-
-
-class GradClip(_IdentityGradOp):
-    """Identity whose gradient is clipped to ``[lower, upper]``."""
-
-    __props__ = ("lower", "upper")
-
-    def __init__(self, lower: float, upper: float) -> None:
-        if not lower <= upper:
-            raise ValueError(f"grad_clip: lower ({lower}) must not exceed upper ({upper})")
-        self.lower = float(lower)
-        self.upper = float(upper)
-
-    def L_op(self, node, inputs, outputs, output_grads):
-        from .ops.elemwise import clip
-
-        return [clip(output_grads[0], self.lower, self.upper)]
-
-
-_disconnected_grad = DisconnectedGrad()
-_zero_grad = ZeroGrad()
-
-
-def disconnected_grad(x: Any) -> TensorVariable:
-    """``x``, but ``grad`` treats it as a constant (no gradient flows through it)."""
-    return _disconnected_grad(x)
-
-
-stop_gradient = disconnected_grad
-
-
-def zero_grad(x: Any) -> TensorVariable:
-    """``x``, with a gradient of zero through it."""
-    return _zero_grad(x)
-
-
-def grad_clip(x: Any, lower: float, upper: float) -> TensorVariable:
-    """``x``, with the gradient through it clipped to ``[lower, upper]``."""
-    return GradClip(lower, upper)(x)
-
-
 # ---------------------------------------------------------------------------------------
 # grad
 # ---------------------------------------------------------------------------------------
 
 def _zeros_for(v: Variable) -> TensorVariable:
-    from .ops.alloc import zeros_like
-    from ..config import config
-
     dtype = v.type.dtype if is_float_dtype(v.type.dtype) else config.floatX
     return zeros_like(v, dtype=dtype)
 
@@ -176,8 +93,6 @@ def grad(cost: Any, wrt: Any, consider_constant: Sequence[Variable] | None = Non
                 "first (cost.sum() or cost.mean()), or use jacobian / Lop for non-scalar outputs")
         if not is_float_dtype(cost.type.dtype):
             raise TypeError(f"grad: the cost must be a float scalar, got dtype {cost.type.dtype}")
-        from .ops.alloc import ones_like
-
         seeds[cost] = [ones_like(cost)]
     if known_grads:
         for v, g in known_grads.items():
@@ -218,9 +133,6 @@ def grad(cost: Any, wrt: Any, consider_constant: Sequence[Variable] | None = Non
 def _backprop(roots: list[Variable], seeds: dict[Variable, list], wrt: list[Variable],
               consider_constant: Sequence[Variable]) -> dict[Variable, Variable]:
     """Propagate gradients from ``seeds`` back to every variable on a path to ``wrt``."""
-    from .ops.elemwise import add, cast
-    from .ops.shape import specify_shape
-
     constant_ids = {id(v) for v in consider_constant}
     nodes = toposort(roots, blockers=consider_constant)
     # Only nodes that depend on some wrt variable need a pullback.
@@ -276,12 +188,13 @@ def _backprop(roots: list[Variable], seeds: dict[Variable, list], wrt: list[Vari
                     terms.setdefault(i, []).append(why)
             continue
         if len(node.outputs) > 1 and any(is_disconnected(g) for g in out_grads) and \
-                not getattr(node.op, "handles_disconnected_grads", False):
-            from .ops.alloc import zeros_like
-
+                not node.op.handles_disconnected_grads:
+        
             out_grads = [zeros_like(o) if is_disconnected(g) and not is_discrete_dtype(o.type.dtype)
                          else g for o, g in zip(node.outputs, out_grads)]
         input_grads = node.op.L_op(node, node.inputs, node.outputs, out_grads)
+        if input_grads is NotImplemented:
+            input_grads = [grad_not_implemented(node.op, i, x) for i, x in enumerate(node.inputs)]
         if len(input_grads) != len(node.inputs):
             raise RuntimeError(f"{node.op}.L_op returned {len(input_grads)} gradients for "
                                f"{len(node.inputs)} inputs")
@@ -320,8 +233,6 @@ def jacobian(expression: Any, wrt: Any, consider_constant: Sequence[Variable] | 
     The result for each ``w`` has shape ``expression.shape + w.shape``. The expression's
     static shape must be known (one gradient is built per element).
     """
-    from .ops.join import stack
-    from .ops.shape import reshape
 
     expression = as_tensor_variable(expression)
     single = not isinstance(wrt, (list, tuple))
@@ -383,8 +294,6 @@ def Rop(f: Any, wrt: Any, eval_points: Any, disconnected_outputs: str = "raise")
         u = fo.type.make_variable(name="u")
         vjp = grad(None, list(ws), known_grads={fo: u}, disconnected_inputs="ignore")
         inner = None
-        from .ops.reduce import sum as _sum
-
         for g, v in zip(vjp, vs):
             term = _sum(g * as_tensor_variable(v))
             inner = term if inner is None else inner + term
@@ -392,71 +301,6 @@ def Rop(f: Any, wrt: Any, eval_points: Any, disconnected_outputs: str = "raise")
     return results[0] if single_f else results
 
 
-# ---------------------------------------------------------------------------------------
-# verify_grad
-# ---------------------------------------------------------------------------------------
-
-def verify_grad(fun: Callable[..., Any], pt: Sequence[Any], n_tests: int = 2,
-                rng: np.random.Generator | int | None = None, eps: float | None = None,
-                abs_tol: float | None = None, rel_tol: float | None = None,
-                mode: Any = None) -> None:
-    """Check the symbolic gradient of ``fun`` against finite differences.
-
-    ``fun`` takes symbolic tensors shaped like the arrays in ``pt`` and returns a
-    tensor. The check projects the output on a random direction (so the cost is scalar)
-    and compares the gradient of that projection with central differences along a
-    random direction of the inputs.
-
-    Raises
-    ------
-    GradientError
-        With the analytic and numeric values, when they disagree beyond the tolerances.
-    """
-    from .compile.function import function
-    from .ops.reduce import sum as _sum
-    from .variable import TensorVariable as TV
-
-    rng = np.random.default_rng(rng)
-    pt = [np.asarray(p) for p in pt]
-    if not pt:
-        raise ValueError("verify_grad needs at least one input point")
-    for i, p in enumerate(pt):
-        if not is_float_dtype(p.dtype.name):
-            raise TypeError(f"verify_grad: input {i} has dtype {p.dtype}; only float inputs can be checked")
-    dtype = np.result_type(*pt)
-    low_precision = dtype in (np.float32, np.float16)
-    eps = eps if eps is not None else (1e-3 if low_precision else 1e-6)
-    abs_tol = abs_tol if abs_tol is not None else (1e-2 if low_precision else 1e-6)
-    rel_tol = rel_tol if rel_tol is not None else (1e-2 if low_precision else 1e-5)
-
-    inputs = [TV(TensorType(p.dtype, p.shape), name=f"input{i}") for i, p in enumerate(pt)]
-    out = fun(*inputs)
-    out = as_tensor_variable(out)
-    f_out = function(inputs, out, mode=mode, on_unused_input="ignore")
-    out_val = np.asarray(f_out(*pt))
-    # The projection is an input, so the cost and its gradient compile once for all tests.
-    proj_v = TV(TensorType(out.type.dtype, out_val.shape), name="projection")
-    cost = _sum(out * proj_v)
-    f_cost = function(inputs + [proj_v], cost, mode=mode, on_unused_input="ignore")
-    g_syms = grad(cost, inputs, disconnected_inputs="ignore")
-    f_grad = function(inputs + [proj_v], g_syms, mode=mode, on_unused_input="ignore")
-    for _ in range(n_tests):
-        proj = rng.uniform(-1, 1, size=out_val.shape).astype(out.type.dtype)
-        analytic = [np.asarray(g, dtype="float64") for g in f_grad(*pt, proj)]
-        direction = [rng.uniform(-1, 1, size=p.shape) for p in pt]
-        plus = [(p + eps * d).astype(p.dtype) for p, d in zip(pt, direction)]
-        minus = [(p - eps * d).astype(p.dtype) for p, d in zip(pt, direction)]
-        numeric = (float(f_cost(*plus, proj)) - float(f_cost(*minus, proj))) / (2 * eps)
-        projected = float(sum(np.sum(a * d) for a, d in zip(analytic, direction)))
-        err = abs(numeric - projected)
-        if err > abs_tol + rel_tol * max(abs(numeric), abs(projected)):
-            raise GradientError(
-                f"verify_grad: the symbolic gradient disagrees with finite differences: "
-                f"directional derivative {projected!r} (symbolic) vs {numeric!r} (numeric), "
-                f"abs error {err:.3g}, tolerances abs {abs_tol:g} / rel {rel_tol:g}, eps {eps:g}")
-
-
-__all__ = ["grad", "jacobian", "hessian", "Lop", "Rop", "verify_grad", "disconnected_grad",
-           "stop_gradient", "zero_grad", "grad_clip", "DisconnectedInputError",
-           "NullTypeGradError", "GradientError", "disconnected_type", "grad_undefined",
-           "grad_not_implemented", "is_disconnected"]
+__all__ = ["grad", "jacobian", "hessian", "Lop", "Rop", "disconnected_grad", "stop_gradient",
+           "zero_grad", "grad_clip", "DisconnectedInputError", "NullTypeGradError",
+           "disconnected_type", "grad_undefined", "grad_not_implemented", "is_disconnected"]

@@ -54,16 +54,21 @@ def format_site(site: tuple[str, int] | None) -> str:
 
 
 class Type:
-    """The type of a Variable: what values it may hold at run time."""
+    """The type of a Variable: what values it may hold at run time.
+
+    ``variable_type`` is the Variable class that :meth:`make_variable` creates (a
+    TensorType's variables are TensorVariables, with the tensor operators).
+    """
+
+    variable_type: type = None  # type: ignore[assignment]  # Variable, set below
 
     def filter(self, value: Any, allow_downcast: bool = False, name: str = "value") -> Any:
         """Return ``value`` converted to this type, or raise TypeError/ValueError."""
         raise NotImplementedError
 
     def make_variable(self, name: str | None = None) -> "Variable":
-        from .variable import TensorVariable
-
-        return TensorVariable(self, name=name)
+        """A new root Variable of this type."""
+        return self.variable_type(self, name=name)
 
 
 class Variable:
@@ -122,15 +127,29 @@ class Variable:
         Compiled functions are cached per set of inputs on the variable, so calling
         ``eval`` repeatedly in a loop is cheap after the first call.
         """
-        from .compile.function import function
-
+        if _compiler is None:
+            raise RuntimeError("eval needs the compiler: import nnthe (it loads nnthe.core.compile)")
         inputs_to_values = inputs_to_values or {}
         keys = tuple(inputs_to_values)
         cache = self.tag.setdefault("_eval_cache", {})
         fn = cache.get(keys)
         if fn is None:
-            fn = cache[keys] = function(list(keys), self, on_unused_input="ignore")
+            fn = cache[keys] = _compiler(list(keys), self, on_unused_input="ignore")
         return fn(*[inputs_to_values[k] for k in keys])
+
+
+Type.variable_type = Variable
+
+#: ``nnthe.function``, installed by :mod:`nnthe.core.compile` when it is imported, for
+#: :meth:`Variable.eval` (the compiler is built on this module, so it cannot be imported
+#: here).
+_compiler: Callable[..., Any] | None = None
+
+
+def set_compiler(function: Callable[..., Any]) -> None:
+    """Install the function that :meth:`Variable.eval` compiles with."""
+    global _compiler
+    _compiler = function
 
 
 class Constant(Variable):
@@ -218,23 +237,26 @@ class Apply:
 class Op:
     """An operation: the unit of computation in a graph.
 
-    Subclasses declare ``__props__`` (the names of the attributes that define the op;
-    ops with equal props are equal and interchangeable) and implement
-
-    - ``make_node(*inputs) -> Apply``: check input types, infer the static output types;
-    - ``perform(node, *input_values)``: compute the outputs with NumPy (one value, or a
-      tuple for several outputs);
-    - ``L_op(node, inputs, outputs, output_grads)`` or ``grad(inputs, output_grads)``:
-      the vector-Jacobian product as new graph nodes;
-    - ``infer_shape(node, input_shapes)``: symbolic output shapes (optional).
-
-    ``view_map`` ({output: [input]}) declares outputs that are views of inputs, and
-    ``destroy_map`` outputs that overwrite an input.
+    This class is the whole contract between an op and the machinery (``grad``, the
+    rewrites, the linker). A subclass declares ``__props__`` (the names of the attributes
+    that define the op: ops with equal props are equal and interchangeable) and
+    implements :meth:`make_node` and :meth:`perform`; every other hook has a default.
     """
 
     __props__: tuple[str, ...] = ()
+    #: ``{output: [input]}``: outputs that are views of an input (they share its memory
+    #: and the input stays readable). See :mod:`nnthe.core.aliasing`.
     view_map: dict[int, list[int]] = {}
+    #: ``{output: [input]}``: outputs written into an input's buffer (the input must not
+    #: be read after the node runs). See :mod:`nnthe.core.aliasing`.
     destroy_map: dict[int, list[int]] = {}
+    #: False: ``grad`` gives the op zeros in place of disconnected output gradients. True:
+    #: :meth:`L_op` receives the disconnected markers and handles them itself (an op with
+    #: several outputs can then skip work for the ones nobody differentiates).
+    handles_disconnected_grads: bool = False
+    #: Set by ops that can write their result into a buffer kept between calls; see
+    #: :meth:`make_buffered_thunk`.
+    make_buffered_thunk: Callable[[Apply], Callable[..., Any]] | None = None
 
     def _props(self) -> tuple:
         return tuple(getattr(self, p) for p in self.__props__)
@@ -261,27 +283,38 @@ class Op:
         return node.outputs
 
     def make_node(self, *inputs: Any) -> Apply:
+        """Check the input types and return the Apply node with the static output types
+        (a TypeError/ValueError naming both shapes when they cannot work together)."""
         raise NotImplementedError(f"{type(self).__name__}.make_node")
 
     def perform(self, node: Apply, *inputs: Any) -> Any:
+        """Compute the outputs with NumPy: one value, or a tuple for several outputs.
+        This is the op's reference implementation; kernels are checked against it."""
         raise NotImplementedError(f"{type(self).__name__}.perform")
 
     def make_thunk(self, node: Apply) -> Callable[..., Any]:
-        """Return a callable ``f(*input_values) -> output value(s)`` for the executor.
+        """Return a callable ``f(*input_values) -> output value(s)`` for the linker.
 
-        The default binds ``perform`` to the node; ops override it to hand the executor
-        a NumPy function directly and so avoid a Python call per evaluation.
+        The default binds ``perform`` to the node; ops override it to hand the linker a
+        NumPy function directly and so avoid a Python call per evaluation.
+
+        ``make_buffered_thunk(node)``, where an op defines it, is the same but may write
+        its result into memory kept between calls; the linker uses it only for results
+        that cannot reach an output or a shared variable.
         """
         return partial(self.perform, node)
 
     def L_op(self, node: Apply, inputs: list[Variable], outputs: list[Variable],
              output_grads: list[Variable]) -> list[Variable]:
-        return self.grad(inputs, output_grads)
+        """The vector-Jacobian product: one gradient expression per input, built from
+        ``output_grads`` (new graph nodes, so gradients of gradients work).
 
-    def grad(self, inputs: list[Variable], output_grads: list[Variable]) -> list[Variable]:
-        from .gradient import grad_not_implemented
-
-        return [grad_not_implemented(self, i, x) for i, x in enumerate(inputs)]
+        An input without a gradient gets a marker from :mod:`nnthe.core.types`
+        (``disconnected_type()``, ``grad_undefined(...)``). The default returns
+        ``NotImplemented``: ``grad`` then marks every input's gradient as not
+        implemented, an error only if a cost actually needs it.
+        """
+        return NotImplemented
 
     def connection_pattern(self, node: Apply) -> list[list[bool]] | None:
         """``[input][output]`` booleans: which outputs depend on which inputs.
@@ -291,7 +324,14 @@ class Op:
         return None
 
     def infer_shape(self, node: Apply, input_shapes: list[tuple]) -> list[tuple]:
+        """Symbolic output shapes from symbolic input shapes (used to compute ``x.shape``
+        without computing ``x``). Optional."""
         raise NotImplementedError(f"{type(self).__name__}.infer_shape")
+
+    def static_value(self, output: Variable) -> Any:
+        """The value of ``output`` if it is known while the graph is built (e.g. a known
+        entry of a shape), else None (the default). Read by ``constant_value``."""
+        return None
 
     def pretty(self, inputs: list[str]) -> str | None:
         """An infix form for ``nnthe.pp`` (None: use ``op(inputs)``)."""

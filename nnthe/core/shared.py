@@ -8,7 +8,7 @@ import numpy as np
 from ..config import config
 from .graph import Variable
 from .types import TensorType, fmt_shape
-from .variable import TensorVariable, as_tensor_variable
+from .variable import TensorVariable, as_tensor_variable, is_weak, retype_weak
 
 
 class SharedVariable(TensorVariable):
@@ -131,8 +131,6 @@ def check_update(var: SharedVariable, update: Any) -> TensorVariable:
             f"({type(var).__name__}); create state with nnthe.shared(...)"
         )
     upd = as_tensor_variable(update)
-    from .variable import is_weak, retype_weak
-
     if is_weak(upd):
         upd = retype_weak(upd, var.type.dtype)
     if upd.type.dtype != var.type.dtype:

@@ -244,8 +244,6 @@ class DisconnectedType(Type):
     def __repr__(self) -> str:
         return "Disconnected"
 
-    def make_variable(self, name: str | None = None) -> Variable:
-        return Variable(self, name=name)
 
 
 class NullType(Type):
@@ -270,8 +268,6 @@ class NullType(Type):
     def __repr__(self) -> str:
         return "NullGrad"
 
-    def make_variable(self, name: str | None = None) -> Variable:
-        return Variable(self, name=name)
 
 
 # Gradient markers: what an op's L_op returns for an input with no gradient.

@@ -11,6 +11,29 @@ from .graph import Constant, Variable
 from .types import ALL_DTYPES, TensorType, normalize_dtype
 
 
+class _TensorOperators:
+    """The functions behind :class:`TensorVariable`'s operators and methods.
+
+    The ops are built on this module (they make TensorVariables), so it cannot import
+    them; :mod:`nnthe.core.ops` fills this table in when it is imported, the way NumPy's
+    ndarray gets its arithmetic from the ufunc layer. Gradient rules use the same
+    methods (``g.sum(axis)``, ``x.zeros_like()``), so an op's module needs no import of
+    the ops its gradient is made of.
+    """
+
+    def __getattr__(self, name: str) -> Any:
+        raise RuntimeError(f"the tensor operator {name!r} is not set: nnthe.core.ops must be "
+                           "imported before expressions are built (import nnthe does it)")
+
+
+_ops = _TensorOperators()
+
+
+def set_tensor_operators(**functions: Any) -> None:
+    """Install the functions behind TensorVariable's operators (called by nnthe.core.ops)."""
+    _ops.__dict__.update(functions)
+
+
 class TensorVariable(Variable):
     """A symbolic n-dimensional array.
 
@@ -43,16 +66,11 @@ class TensorVariable(Variable):
     @property
     def shape(self) -> "TensorVariable":
         """The symbolic shape: an int64 vector (``x.shape[0]`` is a scalar)."""
-        from .ops.shape import shape
-
-        return shape(self)
+        return _ops.shape(self)
 
     @property
     def size(self) -> "TensorVariable":
-        from .ops.reduce import prod
-        from .ops.shape import shape
-
-        return prod(shape(self))
+        return _ops.prod(_ops.shape(self))
 
     @property
     def T(self) -> "TensorVariable":
@@ -74,143 +92,127 @@ class TensorVariable(Variable):
         )
 
     # -- arithmetic ----------------------------------------------------------------
-    def __add__(self, other): return _e().add(self, other)
-    def __radd__(self, other): return _e().add(other, self)
-    def __sub__(self, other): return _e().sub(self, other)
-    def __rsub__(self, other): return _e().sub(other, self)
-    def __mul__(self, other): return _e().mul(self, other)
-    def __rmul__(self, other): return _e().mul(other, self)
-    def __truediv__(self, other): return _e().true_div(self, other)
-    def __rtruediv__(self, other): return _e().true_div(other, self)
-    def __floordiv__(self, other): return _e().int_div(self, other)
-    def __rfloordiv__(self, other): return _e().int_div(other, self)
-    def __mod__(self, other): return _e().mod(self, other)
-    def __rmod__(self, other): return _e().mod(other, self)
-    def __pow__(self, other): return _e().pow(self, other)
-    def __rpow__(self, other): return _e().pow(other, self)
-    def __neg__(self): return _e().neg(self)
+    def __add__(self, other): return _ops.add(self, other)
+    def __radd__(self, other): return _ops.add(other, self)
+    def __sub__(self, other): return _ops.sub(self, other)
+    def __rsub__(self, other): return _ops.sub(other, self)
+    def __mul__(self, other): return _ops.mul(self, other)
+    def __rmul__(self, other): return _ops.mul(other, self)
+    def __truediv__(self, other): return _ops.true_div(self, other)
+    def __rtruediv__(self, other): return _ops.true_div(other, self)
+    def __floordiv__(self, other): return _ops.int_div(self, other)
+    def __rfloordiv__(self, other): return _ops.int_div(other, self)
+    def __mod__(self, other): return _ops.mod(self, other)
+    def __rmod__(self, other): return _ops.mod(other, self)
+    def __pow__(self, other): return _ops.pow(self, other)
+    def __rpow__(self, other): return _ops.pow(other, self)
+    def __neg__(self): return _ops.neg(self)
     def __pos__(self): return self
-    def __abs__(self): return _e().abs(self)
-    def __invert__(self): return _e().logical_not(self)
-    def __and__(self, other): return _e().logical_and(self, other)
-    def __rand__(self, other): return _e().logical_and(other, self)
-    def __or__(self, other): return _e().logical_or(self, other)
-    def __ror__(self, other): return _e().logical_or(other, self)
-    def __xor__(self, other): return _e().logical_xor(self, other)
-    def __rxor__(self, other): return _e().logical_xor(other, self)
-    def __lt__(self, other): return _e().lt(self, other)
-    def __le__(self, other): return _e().le(self, other)
-    def __gt__(self, other): return _e().gt(self, other)
-    def __ge__(self, other): return _e().ge(self, other)
+    def __abs__(self): return _ops.abs(self)
+    def __invert__(self): return _ops.logical_not(self)
+    def __and__(self, other): return _ops.logical_and(self, other)
+    def __rand__(self, other): return _ops.logical_and(other, self)
+    def __or__(self, other): return _ops.logical_or(self, other)
+    def __ror__(self, other): return _ops.logical_or(other, self)
+    def __xor__(self, other): return _ops.logical_xor(self, other)
+    def __rxor__(self, other): return _ops.logical_xor(other, self)
+    def __lt__(self, other): return _ops.lt(self, other)
+    def __le__(self, other): return _ops.le(self, other)
+    def __gt__(self, other): return _ops.gt(self, other)
+    def __ge__(self, other): return _ops.ge(self, other)
 
     def __matmul__(self, other):
-        from .ops.linalg import matmul
-        return matmul(self, other)
+        return _ops.matmul(self, other)
 
     def __rmatmul__(self, other):
-        from .ops.linalg import matmul
-        return matmul(other, self)
+        return _ops.matmul(other, self)
 
     __hash__ = Variable.__hash__  # defining __eq__ is avoided; keep identity hashing
 
     # -- indexing ------------------------------------------------------------------
     def __getitem__(self, key: Any) -> "TensorVariable":
-        from .ops.subtensor import getitem
-
-        return getitem(self, key)
+        return _ops.getitem(self, key)
 
     # -- methods mirroring NumPy -----------------------------------------------------
     def astype(self, dtype: Any) -> "TensorVariable":
-        return _e().cast(self, dtype)
+        return _ops.cast(self, dtype)
 
     def reshape(self, *shape: Any, ndim: int | None = None) -> "TensorVariable":
-        from .ops.shape import reshape
-
         if len(shape) == 1 and not isinstance(shape[0], (int, np.integer)):
             shape = shape[0]
-        return reshape(self, shape, ndim=ndim)
+        return _ops.reshape(self, shape, ndim=ndim)
 
     def flatten(self, ndim: int = 1) -> "TensorVariable":
-        from .ops.shape import flatten
-
-        return flatten(self, ndim)
+        return _ops.flatten(self, ndim)
 
     def dimshuffle(self, *pattern: Any) -> "TensorVariable":
-        from .ops.shape import dimshuffle
-
         if len(pattern) == 1 and isinstance(pattern[0], (list, tuple)):
             pattern = tuple(pattern[0])
-        return dimshuffle(self, pattern)
+        return _ops.dimshuffle(self, pattern)
 
     def transpose(self, *axes: Any) -> "TensorVariable":
-        from .ops.shape import transpose
-
         if len(axes) == 1 and isinstance(axes[0], (list, tuple)):
             axes = tuple(axes[0])
-        return transpose(self, axes or None)
+        return _ops.transpose(self, axes or None)
 
     def squeeze(self, axis: Any = None) -> "TensorVariable":
-        from .ops.shape import squeeze
-
-        return squeeze(self, axis)
+        return _ops.squeeze(self, axis)
 
     def sum(self, axis: Any = None, keepdims: bool = False, dtype: Any = None) -> "TensorVariable":
-        from .ops.reduce import sum as _sum
-        return _sum(self, axis=axis, keepdims=keepdims, dtype=dtype)
+        return _ops.sum(self, axis=axis, keepdims=keepdims, dtype=dtype)
 
     def mean(self, axis: Any = None, keepdims: bool = False) -> "TensorVariable":
-        from .ops.reduce import mean
-        return mean(self, axis=axis, keepdims=keepdims)
+        return _ops.mean(self, axis=axis, keepdims=keepdims)
 
     def prod(self, axis: Any = None, keepdims: bool = False) -> "TensorVariable":
-        from .ops.reduce import prod
-        return prod(self, axis=axis, keepdims=keepdims)
+        return _ops.prod(self, axis=axis, keepdims=keepdims)
 
     def max(self, axis: Any = None, keepdims: bool = False) -> "TensorVariable":
-        from .ops.reduce import max as _max
-        return _max(self, axis=axis, keepdims=keepdims)
+        return _ops.max(self, axis=axis, keepdims=keepdims)
 
     def min(self, axis: Any = None, keepdims: bool = False) -> "TensorVariable":
-        from .ops.reduce import min as _min
-        return _min(self, axis=axis, keepdims=keepdims)
+        return _ops.min(self, axis=axis, keepdims=keepdims)
 
     def argmax(self, axis: Any = None, keepdims: bool = False) -> "TensorVariable":
-        from .ops.reduce import argmax
-        return argmax(self, axis=axis, keepdims=keepdims)
+        return _ops.argmax(self, axis=axis, keepdims=keepdims)
 
     def argmin(self, axis: Any = None, keepdims: bool = False) -> "TensorVariable":
-        from .ops.reduce import argmin
-        return argmin(self, axis=axis, keepdims=keepdims)
+        return _ops.argmin(self, axis=axis, keepdims=keepdims)
 
     def var(self, axis: Any = None, keepdims: bool = False, ddof: int = 0) -> "TensorVariable":
-        from .ops.reduce import var
-        return var(self, axis=axis, keepdims=keepdims, ddof=ddof)
+        return _ops.var(self, axis=axis, keepdims=keepdims, ddof=ddof)
 
     def std(self, axis: Any = None, keepdims: bool = False, ddof: int = 0) -> "TensorVariable":
-        from .ops.reduce import std
-        return std(self, axis=axis, keepdims=keepdims, ddof=ddof)
+        return _ops.std(self, axis=axis, keepdims=keepdims, ddof=ddof)
 
     def all(self, axis: Any = None, keepdims: bool = False) -> "TensorVariable":
-        from .ops.reduce import all as _all
-        return _all(self, axis=axis, keepdims=keepdims)
+        return _ops.all(self, axis=axis, keepdims=keepdims)
 
     def any(self, axis: Any = None, keepdims: bool = False) -> "TensorVariable":
-        from .ops.reduce import any as _any
-        return _any(self, axis=axis, keepdims=keepdims)
+        return _ops.any(self, axis=axis, keepdims=keepdims)
 
     def dot(self, other: Any) -> "TensorVariable":
-        from .ops.linalg import dot
-        return dot(self, other)
+        return _ops.dot(self, other)
 
     def clip(self, a_min: Any, a_max: Any) -> "TensorVariable":
-        return _e().clip(self, a_min, a_max)
+        return _ops.clip(self, a_min, a_max)
 
     def repeat(self, repeats: Any, axis: int | None = None) -> "TensorVariable":
-        from .ops.join import repeat
-        return repeat(self, repeats, axis)
+        return _ops.repeat(self, repeats, axis)
+
+    def zeros_like(self, dtype: Any = None) -> "TensorVariable":
+        """Zeros of this variable's shape (and dtype, unless ``dtype`` is given)."""
+        return _ops.zeros_like(self, dtype=dtype)
+
+    def ones_like(self, dtype: Any = None) -> "TensorVariable":
+        """Ones of this variable's shape (and dtype, unless ``dtype`` is given)."""
+        return _ops.ones_like(self, dtype=dtype)
 
     def nonzero_values(self) -> "TensorVariable":
-        return self[_e().neq(self, 0)]
+        return self[_ops.neq(self, 0)]
+
+
+TensorType.variable_type = TensorVariable
 
 
 class TensorConstant(TensorVariable, Constant):
@@ -228,12 +230,6 @@ class TensorConstant(TensorVariable, Constant):
 
     __repr__ = Constant.__repr__
     clone = Constant.clone
-
-
-def _e():
-    from .ops import elemwise
-
-    return elemwise
 
 
 def constant(value: Any, dtype: Any = None, name: str | None = None) -> TensorConstant:
@@ -282,12 +278,10 @@ def as_tensor_variable(x: Any, name: str | None = None, ndim: int | None = None,
             raise TypeError(f"expected a tensor variable, got {x!r} of type {x.type}")
         var = x
         if dtype is not None and var.type.dtype != normalize_dtype(dtype):
-            var = _e().cast(var, dtype)
+            var = _ops.cast(var, dtype)
     else:
         if isinstance(x, (list, tuple)) and any(isinstance(e, Variable) for e in x):
-            from .ops.join import stack
-
-            var = stack([as_tensor_variable(e) for e in x])
+            var = _ops.stack([as_tensor_variable(e) for e in x])
         else:
             var = constant(x, dtype=dtype, name=name)
     if ndim is not None and var.type.ndim != ndim:

@@ -13,30 +13,14 @@ True
 """
 from __future__ import annotations
 
-import math
 from typing import Callable
 
 from ..core.hints import did_you_mean
+from ..core import nnet
 from ..core.ops import elemwise as E
-from ..core.ops.reduce import max as _max, sum as _sum
 from ..core.variable import TensorVariable
 
 Activation = Callable[[TensorVariable], TensorVariable]
-
-
-def _nnet(name: str) -> Callable | None:
-    """``nnthe.nnet.<name>`` (or ``nnthe.core.nnet.<name>``) if it exists, else None."""
-    import importlib
-
-    for module in ("nnthe.nnet", "nnthe.core.nnet"):
-        try:
-            mod = importlib.import_module(module)
-        except ImportError:
-            continue
-        fn = getattr(mod, name, None)
-        if fn is not None:
-            return fn
-    return None
 
 
 def linear(x: TensorVariable) -> TensorVariable:
@@ -46,57 +30,42 @@ def linear(x: TensorVariable) -> TensorVariable:
 
 def relu(x: TensorVariable) -> TensorVariable:
     """max(x, 0)."""
-    f = _nnet("relu")
-    return f(x) if f is not None else E.maximum(x, 0)
+    return nnet.relu(x)
 
 
 def leaky_relu(x: TensorVariable, alpha: float = 0.01) -> TensorVariable:
     """x where x > 0, else alpha * x."""
-    f = _nnet("relu")
-    return f(x, alpha=alpha) if f is not None else E.maximum(x, alpha * x)
+    return nnet.relu(x, alpha=alpha)
 
 
 def elu(x: TensorVariable) -> TensorVariable:
     """x where x > 0, else exp(x) - 1."""
-    f = _nnet("elu")
-    # expm1 of min(x, 0) keeps the unused branch finite, so its gradient is not NaN.
-    return f(x) if f is not None else E.switch(E.gt(x, 0), x, E.expm1(E.minimum(x, 0)))
-
-
-_SELU_ALPHA = 1.6732632423543772
-_SELU_SCALE = 1.0507009873554805
+    return nnet.elu(x)
 
 
 def selu(x: TensorVariable) -> TensorVariable:
     """Klambauer et al. (2017): scale * elu(x) with alpha 1.6733, scale 1.0507."""
-    f = _nnet("selu")
-    if f is not None:
-        return f(x)
-    return _SELU_SCALE * E.switch(E.gt(x, 0), x, _SELU_ALPHA * E.expm1(E.minimum(x, 0)))
+    return nnet.selu(x)
 
 
 def gelu(x: TensorVariable) -> TensorVariable:
     """x * Phi(x), the exact (erf) form."""
-    f = _nnet("gelu")
-    return f(x) if f is not None else 0.5 * x * (1 + E.erf(x * (1 / math.sqrt(2.0))))
+    return nnet.gelu(x)
 
 
 def silu(x: TensorVariable) -> TensorVariable:
     """x * sigmoid(x) (a.k.a. swish)."""
-    f = _nnet("silu")
-    return f(x) if f is not None else x * E.sigmoid(x)
+    return nnet.silu(x)
 
 
 def softsign(x: TensorVariable) -> TensorVariable:
     """x / (1 + |x|)."""
-    f = _nnet("softsign")
-    return f(x) if f is not None else x / (1 + E.abs(x))
+    return nnet.softsign(x)
 
 
 def hard_sigmoid(x: TensorVariable) -> TensorVariable:
     """clip(0.2 * x + 0.5, 0, 1)."""
-    f = _nnet("hard_sigmoid")
-    return f(x) if f is not None else E.clip(0.2 * x + 0.5, 0, 1)
+    return nnet.hard_sigmoid(x)
 
 
 def sigmoid(x: TensorVariable) -> TensorVariable:
@@ -121,20 +90,12 @@ def exponential(x: TensorVariable) -> TensorVariable:
 
 def softmax(x: TensorVariable) -> TensorVariable:
     """Softmax over the last axis."""
-    f = _nnet("softmax")
-    if f is not None:
-        return f(x)
-    e = E.exp(x - _max(x, axis=-1, keepdims=True))
-    return e / _sum(e, axis=-1, keepdims=True)
+    return nnet.softmax(x, axis=-1)
 
 
 def log_softmax(x: TensorVariable) -> TensorVariable:
     """log(softmax(x)) over the last axis, computed stably."""
-    f = _nnet("log_softmax")
-    if f is not None:
-        return f(x)
-    shifted = x - _max(x, axis=-1, keepdims=True)
-    return shifted - E.log(_sum(E.exp(shifted), axis=-1, keepdims=True))
+    return nnet.log_softmax(x, axis=-1)
 
 
 _REGISTRY: dict[str, Activation] = {

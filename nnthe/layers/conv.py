@@ -5,6 +5,7 @@ from typing import Any
 
 import numpy as np
 
+from ..core.nnet import conv2d
 from ..core.types import fmt_shape
 from ..core.variable import TensorVariable
 from . import activations as _act
@@ -113,9 +114,6 @@ class Conv2D(Layer):
         return tuple(out)
 
     def call(self, x: TensorVariable, training: bool = False) -> TensorVariable:
-        conv2d = _act._nnet("conv2d")
-        if conv2d is None:
-            raise NotImplementedError("Conv2D needs T.nnet.conv2d, which is not available")
         self._check_ndim(x.type.shape, 4, " (N, C, H, W)")
         mode = "half" if self.padding == "same" else self.padding
         out = conv2d(x, self.W, border_mode=mode, subsample=self.stride,

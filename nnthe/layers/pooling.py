@@ -3,10 +3,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..core.nnet import pool_2d
 from ..core.ops.reduce import mean
 from ..core.types import fmt_shape
 from ..core.variable import TensorVariable
-from . import activations as _act
 from .base import Layer, Shape
 from .conv import _pair
 
@@ -39,9 +39,6 @@ class _Pool2D(Layer):
         return tuple(out)
 
     def call(self, x: TensorVariable, training: bool = False) -> TensorVariable:
-        pool_2d = _act._nnet("pool_2d")
-        if pool_2d is None:
-            raise NotImplementedError(f"{type(self).__name__} needs T.nnet.pool_2d, which is not available")
         self._check_ndim(x.type.shape, 4, " (N, C, H, W)")
         return pool_2d(x, self.pool_size, ignore_border=True, stride=self.stride,
                        pad=self.padding, mode=self.mode)

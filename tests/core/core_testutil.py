@@ -7,7 +7,7 @@ import numpy as np
 
 import nnthe
 import nnthe.tensor as T
-from nnthe.core.gradient import verify_grad
+from nnthe.gradient import verify_grad
 
 
 def sym_like(a: np.ndarray, name: str | None = None, static: bool = False):

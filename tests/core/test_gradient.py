@@ -9,8 +9,8 @@ import pytest
 
 import nnthe
 import nnthe.tensor as T
-from nnthe.core.gradient import (DisconnectedInputError, GradientError, NullTypeGradError,
-                                 grad_undefined, verify_grad)
+from nnthe.core.gradient import DisconnectedInputError, NullTypeGradError, grad_undefined
+from nnthe.core.testing import GradientError, verify_grad
 from nnthe.core.graph import Apply, Op
 from nnthe.core.types import TensorType
 
@@ -218,13 +218,12 @@ class _NoGradOp(Op):
     def perform(self, node, x):
         return x.copy()
 
-    def grad(self, inputs, output_grads):
+    def L_op(self, node, inputs, outputs, output_grads):
         return [grad_undefined(self, 0, inputs[0], "it is a test")]
 
 
 class _NotImplementedOp(_NoGradOp):
-    def grad(self, inputs, output_grads):
-        return Op.grad(self, inputs, output_grads)
+    L_op = Op.L_op  # the default: no gradient
 
 
 def test_undefined_gradient_raises_nulltype_error():
@@ -252,7 +251,7 @@ def test_verify_grad_detects_wrong_gradient():
         def perform(self, node, x):
             return x * x
 
-        def grad(self, inputs, output_grads):
+        def L_op(self, node, inputs, outputs, output_grads):
             return [output_grads[0] * inputs[0]]   # missing the factor 2
 
     with pytest.raises(GradientError, match="disagrees with finite differences"):

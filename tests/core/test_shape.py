@@ -7,7 +7,7 @@ import pytest
 
 import nnthe
 import nnthe.tensor as T
-from nnthe.core.ops.shape import SumToShape
+from nnthe.core.ops.elemwise import SumToShape
 
 from core_testutil import assert_close, check_grad, run
 

@@ -5,7 +5,7 @@ import numpy as np
 
 import nnthe
 import nnthe.tensor as T
-from nnthe.core.gradient import verify_grad
+from nnthe.gradient import verify_grad
 
 
 def sym(shape, dtype="float64", name="x"):

@@ -7,7 +7,7 @@ import pytest
 import nnthe
 import nnthe.tensor as T
 from nnthe import layers
-from nnthe.core.gradient import verify_grad
+from nnthe.gradient import verify_grad
 
 from layer_testutil import check_grads, run
 

@@ -6,7 +6,7 @@ import pytest
 
 import nnthe.tensor as T
 from nnthe import layers
-from nnthe.core.gradient import verify_grad
+from nnthe.gradient import verify_grad
 
 from layer_testutil import run
 

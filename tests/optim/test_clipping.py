@@ -7,7 +7,7 @@ import pytest
 import nnthe
 import nnthe.tensor as T
 from nnthe import optim
-from nnthe.core.gradient import verify_grad
+from nnthe.gradient import verify_grad
 
 
 def _np_total(arrays, max_norm, eps=1e-7):

@@ -15,15 +15,16 @@ import numpy as np
 
 from ..graph import Apply, Op, Variable, format_site
 from ..types import TensorType
-from .mode import Mode
+from .function import function
+from .mode import CheckFailed, Mode, register_mode
 
 
-class DebugModeError(AssertionError):
+class DebugModeError(CheckFailed, AssertionError):
     """An op produced a value that contradicts its declared type, or rewriting changed
     a result."""
 
 
-class NanGuardError(FloatingPointError):
+class NanGuardError(CheckFailed, FloatingPointError):
     """An op produced NaN or Inf under ``NanGuardMode``."""
 
 
@@ -70,7 +71,6 @@ def _check_infer_shape(node: Apply, args: tuple, values: tuple) -> None:
         dims = []
         for d in shape:
             if isinstance(d, Variable):
-                from .function import function
 
                 d = function([], d, mode="FAST_COMPILE")()
             dims.append(int(d))
@@ -105,7 +105,6 @@ class DebugMode(Mode):
         return _checked(node, thunk, check)
 
     def wrap_function(self, fn: Any, inputs: list, outputs: list, updates: list) -> Any:
-        from .function import function
 
         reference = function(inputs, list(outputs) + [u for _, u in updates], mode="FAST_COMPILE",
                              on_unused_input="ignore")
@@ -169,3 +168,9 @@ class NanGuardMode(Mode):
             return _checked(node, thunk, check)
 
         self.thunk_wrapper = guard
+
+
+register_mode("DEBUG", DebugMode)
+register_mode("DebugMode", DebugMode)
+register_mode("NANGUARD", NanGuardMode)
+register_mode("NanGuardMode", NanGuardMode)

@@ -17,8 +17,10 @@ from ..fgraph import FunctionGraph
 from ..graph import Apply, Constant, Variable, ancestors, clone_graph, format_site
 from ..shared import SharedVariable, check_update
 from ..types import TensorType
-from ..variable import TensorVariable, as_tensor_variable
+from ..variable import TensorVariable, as_tensor_variable, retype_weak
 from .linker import LinkedProgram, link
+from .mode import CheckFailed, get_mode
+from .profiling import ProfileStats
 
 
 class UnusedInputError(ValueError):
@@ -71,8 +73,6 @@ def _normalize_givens(givens: Any) -> dict[Variable, Variable]:
                 raise TypeError(f"givens: {old!r} has {old.type.ndim} dimensions but its replacement "
                                 f"{new_v!r} has {new_v.type.ndim}")
             if isinstance(new_v, Constant) and new_v.weak and new_v.type.dtype != old.type.dtype:
-                from ..variable import retype_weak
-
                 new_v = retype_weak(new_v, old.type.dtype)
         out[old] = new_v
     return out
@@ -137,7 +137,7 @@ class Function:
 
     def _explain(self, exc: Exception, args: tuple) -> Exception:
         """Rewrite an exception raised during a call so that it names its cause."""
-        if getattr(exc, "names_its_node", False) or type(exc).__name__ in ("NanGuardError", "DebugModeError"):
+        if isinstance(exc, CheckFailed):
             return exc
         if len(args) != len(self.inputs) and exc.__traceback__ is not None \
                 and exc.__traceback__.tb_next is None:
@@ -252,8 +252,6 @@ def function(inputs: Sequence[Variable], outputs: Any = None, updates: Any = Non
 
 def _compile(inputs, outputs, updates, givens, mode, name, allow_input_downcast,
              on_unused_input, profile) -> Function:
-    from .mode import get_mode
-
     t_start = time.perf_counter()
     mode = get_mode(mode)
     if on_unused_input not in ("raise", "warn", "ignore"):
@@ -352,8 +350,6 @@ def _compile(inputs, outputs, updates, givens, mode, name, allow_input_downcast,
     prof = None
     wrapper = mode.thunk_wrapper
     if profile or mode.profile:
-        from .profiling import ProfileStats
-
         prof = ProfileStats(name or "function")
         wrapper = prof.wrap_thunks(wrapper)
     fname = "nnthe_" + "".join(c if c.isalnum() else "_" for c in (name or "function"))

@@ -23,6 +23,7 @@ from ..aliasing import aliases_given_memory, escaping
 from ..graph import Apply, Constant, Variable
 from ..shared import SharedVariable
 from ..types import TensorType
+from .checks import make_input_check
 
 _counter = itertools.count()
 
@@ -50,8 +51,6 @@ def link(inputs: Sequence[Variable], outputs: Sequence[Variable],
     ``thunk_wrapper(node, thunk)`` may wrap each thunk (profiling, NaN guards, checks).
     With ``single_output`` the function returns its one output itself, not a list.
     """
-    from .checks import make_input_check
-
     env: dict[str, Any] = {"asarray": np.asarray, "ndarray": np.ndarray}
     names: dict[Variable, str] = {}
     lines: list[str] = []

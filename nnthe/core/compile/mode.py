@@ -61,32 +61,32 @@ class Mode:
                 f"exclude={list(self.exclude)})")
 
 
-def _predefined() -> dict[str, Callable[[], Mode]]:
-    modes: dict[str, Callable[[], Mode]] = {
-        "FAST_RUN": lambda: Mode(True, name="FAST_RUN"),
-        "FAST_COMPILE": lambda: Mode(False, name="FAST_COMPILE"),
-    }
-    try:
-        from .debugmode import DebugMode, NanGuardMode
+class CheckFailed(Exception):
+    """Raised by a checking mode (DebugMode, NanGuardMode): the message already names
+    the node and its creation site, so ``Function`` passes it on unchanged."""
 
-        modes["DEBUG"] = lambda: DebugMode()
-        modes["DebugMode"] = modes["DEBUG"]
-        modes["NANGUARD"] = lambda: NanGuardMode()
-        modes["NanGuardMode"] = modes["NANGUARD"]
-    except ImportError:
-        pass
-    return modes
+
+#: Mode names -> factories. FAST_RUN and FAST_COMPILE are here; the checking modes
+#: register themselves (:mod:`.debugmode`), which :mod:`nnthe.core.compile` imports.
+_PREDEFINED: dict[str, Callable[[], Mode]] = {
+    "FAST_RUN": lambda: Mode(True, name="FAST_RUN"),
+    "FAST_COMPILE": lambda: Mode(False, name="FAST_COMPILE"),
+}
+
+
+def register_mode(name: str, factory: Callable[[], Mode]) -> None:
+    """Make ``mode=name`` mean ``factory()`` in ``nnthe.function``."""
+    _PREDEFINED[name] = factory
 
 
 def get_mode(mode: Any) -> Mode:
     """Resolve ``mode`` (None, a name, or a Mode) to a Mode."""
     if mode is None:
-        return _predefined()["FAST_RUN"]()
+        return _PREDEFINED["FAST_RUN"]()
     if isinstance(mode, Mode):
         return mode
     if isinstance(mode, str):
-        modes = _predefined()
-        if mode not in modes:
-            raise ValueError(f"unknown mode {mode!r}; expected one of {sorted(modes)} or a Mode")
-        return modes[mode]()
+        if mode not in _PREDEFINED:
+            raise ValueError(f"unknown mode {mode!r}; expected one of {sorted(_PREDEFINED)} or a Mode")
+        return _PREDEFINED[mode]()
     raise TypeError(f"mode must be None, a mode name or a Mode, got {mode!r}")

@@ -26,6 +26,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 from ..graph import Apply, Op
 from ..hints import refuse_unknown_kwargs
 from ..types import disconnected_type, fmt_shape, is_disconnected, is_float_dtype, TensorType
+from ..ops.shape import as_shape_vector, shape_i
 from ..variable import TensorVariable, as_tensor_variable
 
 BorderMode = Any  # 'valid' | 'full' | 'half' | 'same' | int | (int, int)
@@ -287,14 +288,10 @@ def _cols_shape(out: tuple, wshape: tuple, g: int) -> tuple:
 
 def _hw(v: TensorVariable) -> tuple:
     """The spatial (last two) dimensions of ``v``: constants where statically known."""
-    from ..ops.shape import shape_i
-
     return (shape_i(v, 2), shape_i(v, 3))
 
 
 def _shape2(shp: Any, what: str) -> tuple[TensorVariable, tuple]:
-    from ..ops.shape import as_shape_vector
-
     vec, static = as_shape_vector(shp, what)
     if len(static) != 2:
         raise ValueError(f"{what}: expected a spatial shape of 2 entries, got {len(static)}")

@@ -22,6 +22,10 @@ import numpy as np
 from ..graph import Apply, Op
 from ..types import disconnected_type, fmt_shape, is_float_dtype, TensorType
 from ..variable import TensorVariable, as_tensor_variable
+from ..ops.alloc import zeros_like
+from ..ops.elemwise import maximum
+from ..ops.reduce import max as _max, mean
+from ..ops.shape import shape_i
 from .conv import _hw, _pair, _refuse_kwargs, _shape2
 
 MODES = ("max", "average_inc_pad", "average_exc_pad")
@@ -220,15 +224,11 @@ class Pool(_PoolBase):
             elif s >= k:
                 out.append((r - 1) // s + 1)
             else:
-                from ..ops.elemwise import maximum
-
                 out.append(maximum(0, (r - 1 - k + s) // s) + 1)
         return [tuple(out)]
 
 
 def _last2(x: TensorVariable) -> tuple:
-    from ..ops.shape import shape_i
-
     return (shape_i(x, x.type.ndim - 2), shape_i(x, x.type.ndim - 1))
 
 
@@ -250,8 +250,6 @@ class MaxPoolGrad(_PoolBase):
         return self._scatter(idx, gy, x.shape[-2], x.shape[-1], geom)
 
     def L_op(self, node, inputs, outputs, output_grads):
-        from ..ops.alloc import zeros_like
-
         x, gy = inputs
         # The routing is piecewise constant in x: zero almost everywhere.
         return [zeros_like(x), MaxPoolGradGrad(**self._kwargs())(x, output_grads[0])]
@@ -280,8 +278,6 @@ class MaxPoolGradGrad(_PoolBase):
         return out
 
     def L_op(self, node, inputs, outputs, output_grads):
-        from ..ops.alloc import zeros_like
-
         x, G = inputs
         return [zeros_like(x), MaxPoolGrad(**self._kwargs())(x, output_grads[0])]
 
@@ -363,8 +359,6 @@ def global_pool_2d(input: Any, mode: str = "average") -> TensorVariable:
 
     ``mode`` is ``'average'`` (or ``'mean'``) or ``'max'``.
     """
-    from ..ops.reduce import max as _max, mean
-
     x = as_tensor_variable(input)
     if x.type.ndim < 2:
         raise TypeError(f"global_pool_2d: the input needs at least 2 dimensions, got {x.type}")

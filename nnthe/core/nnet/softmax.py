@@ -12,7 +12,7 @@ import numpy as np
 
 from ..graph import Apply, Op
 from ..ops import elemwise as _E
-from ..types import disconnected_type, fmt_shape, is_float_dtype, is_int_dtype, TensorType
+from ..types import disconnected_type, fmt_shape, is_float_dtype, is_int_dtype, normalize_dtype, TensorType
 from ..variable import TensorVariable, as_tensor_variable
 from ..ops.reduce import normalize_axis, sum as _sum
 from ..ops.reduce import logsumexp  # noqa: F401  (re-exported by nnthe.nnet)
@@ -136,8 +136,6 @@ def one_hot(labels: Any, n_classes: int, dtype: Any = None) -> TensorVariable:
     ``dtype`` defaults to ``config.floatX``. A label outside ``[0, n_classes)`` raises
     ValueError when the function runs.
     """
-    from ..types import normalize_dtype
-
     if not isinstance(n_classes, (int, np.integer)) or isinstance(n_classes, bool) or n_classes < 1:
         raise ValueError(f"one_hot: n_classes must be a positive int, got {n_classes!r}")
     return OneHot(int(n_classes), normalize_dtype(dtype))(labels)

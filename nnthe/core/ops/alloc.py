@@ -8,9 +8,10 @@ import numpy as np
 
 from ...config import config
 from ..graph import Apply, Op
-from ..types import disconnected_type, fmt_shape, normalize_dtype, TensorType
+from ..types import disconnected_type, fmt_shape, normalize_dtype, TensorType, upcast
 from ..variable import TensorVariable, as_tensor_variable, constant, is_weak, retype_weak
-from .shape import as_shape_vector, shape, sum_to, _int_scalar
+from .elemwise import cast, sum_to
+from .shape import _int_scalar, as_shape_vector, constant_value, shape, shape_i
 
 
 class Alloc(Op):
@@ -64,8 +65,6 @@ def full(shape_: Any, fill_value: Any, dtype: Any = None) -> TensorVariable:
     """An array of ``shape_`` filled with ``fill_value`` (dtype: ``dtype`` or the value's)."""
     v = as_tensor_variable(fill_value)
     if dtype is not None:
-        from .elemwise import cast
-
         v = retype_weak(v, normalize_dtype(dtype)) if is_weak(v) else cast(v, dtype)
     if isinstance(shape_, (int, np.integer)):
         shape_ = (shape_,)
@@ -87,8 +86,6 @@ def full_like(x: Any, fill_value: Any, dtype: Any = None) -> TensorVariable:
     x = as_tensor_variable(x)
     dtype = normalize_dtype(dtype) if dtype is not None else x.type.dtype
     v = constant(np.asarray(fill_value, dtype=dtype)) if not hasattr(fill_value, "type") else fill_value
-    from .elemwise import cast
-
     v = cast(v, dtype)
     return alloc(v, x.type.shape if None not in x.type.shape else shape(x))
 
@@ -125,8 +122,6 @@ class ARange(Op):
         for v in ins:
             if v.type.ndim != 0:
                 raise TypeError(f"arange: start, stop and step must be scalars, got {v.type}")
-        from .shape import constant_value
-
         vals = [constant_value(v) for v in ins]
         length = None
         if all(v is not None for v in vals):
@@ -149,8 +144,6 @@ def arange(start: Any, stop: Any = None, step: Any = 1, dtype: Any = None) -> Te
         start, stop = 0, start
     ins = [as_tensor_variable(v) for v in (start, stop, step)]
     if dtype is None:
-        from ..types import upcast
-
         strong = [v.type.dtype for v in ins if not is_weak(v)]
         kinds = [v.type.dtype for v in ins]
         dtype = upcast(*(strong or kinds))
@@ -170,8 +163,6 @@ class Eye(Op):
 
     def make_node(self, n, m, k):
         n, m, k = (_int_scalar(v, "eye") for v in (n, m, k))
-        from .shape import constant_value
-
         sn, sm = constant_value(n), constant_value(m)
         shp = (None if sn is None else int(sn), None if sm is None else int(sm))
         return Apply(self, [n, m, k], [TensorType(self.dtype, shp)])
@@ -194,6 +185,4 @@ def eye(n: Any, m: Any = None, k: Any = 0, dtype: Any = None) -> TensorVariable:
 def identity_like(x: Any, dtype: Any = None) -> TensorVariable:
     """An identity matrix shaped like the matrix ``x``."""
     x = as_tensor_variable(x, ndim=2)
-    from .shape import shape_i
-
     return eye(shape_i(x, 0), shape_i(x, 1), 0, dtype or x.type.dtype)

@@ -134,8 +134,6 @@ class Elemwise(Op):
         return self.scalar_op.impl(*inputs)
 
     def L_op(self, node, inputs, outputs, output_grads):
-        from .shape import reduce_grad_to
-
         rule = self.scalar_op.grad_rule
         if rule is None:
             return [disconnected_type() for _ in inputs]
@@ -156,8 +154,6 @@ class Elemwise(Op):
         return None
 
     def infer_shape(self, node, input_shapes):
-        from .elemwise import maximum as _maximum
-
         out_shape = []
         ndim = node.outputs[0].type.ndim
         for d in range(ndim):
@@ -172,7 +168,7 @@ class Elemwise(Op):
                     cands.append(shp[k])
             dim = cands[0]
             for c in cands[1:]:
-                dim = _maximum(dim, c)
+                dim = maximum(dim, c)
             out_shape.append(dim)
         return [tuple(out_shape)]
 
@@ -346,9 +342,7 @@ def _register(name: str, nin: int, impl: Callable, kind: str, grad: GradRule | N
 
 
 def _zero(x):
-    from .alloc import zeros_like
-
-    return zeros_like(x)
+    return x.zeros_like()
 
 
 def _log_pos(x):
@@ -497,3 +491,82 @@ def add_n(*terms: Any) -> TensorVariable:
 
 
 __all__ = [n for n in list(globals()) if not n.startswith("_")]
+
+
+# ---------------------------------------------------------------------------------------
+# Undoing broadcasting in gradients.
+# ---------------------------------------------------------------------------------------
+
+class SumToShape(Op):
+    """Sum ``g`` down to ``shape`` by summing the axes broadcasting added or stretched.
+
+    Used by gradients when static shapes cannot tell whether an input was broadcast:
+    a None dimension may be 1 at run time. When no broadcasting happened it returns ``g``
+    unchanged, at the cost of one shape comparison.
+    """
+
+    __props__ = ("out_shape",)
+    view_map = {0: [0]}  # returns g itself when nothing was broadcast
+
+    def __init__(self, out_shape: tuple) -> None:
+        self.out_shape = tuple(out_shape)
+
+    def make_node(self, g, shp):
+        g = as_tensor_variable(g)
+        return Apply(self, [g, shp], [TensorType(g.type.dtype, self.out_shape)])
+
+    def perform(self, node, g, shp):
+        target = tuple(shp.tolist())
+        gshape = np.shape(g)
+        if gshape == target:
+            return g
+        lead = len(gshape) - len(target)
+        axes = tuple(range(lead)) + tuple(
+            lead + i for i, s in enumerate(target) if s == 1 and gshape[lead + i] != 1)
+        return np.sum(g, axis=axes, keepdims=True).reshape(target)
+
+    def L_op(self, node, inputs, outputs, output_grads):
+        # Broadcast the gradient back to g's shape (adding zeros of that shape keeps this
+        # module free of the allocation ops, which are built on it).
+        return [output_grads[0] + inputs[0].zeros_like(), disconnected_type()]
+
+    def connection_pattern(self, node):
+        return [[True], [False]]
+
+
+def reduce_grad_to(g: TensorVariable, x: TensorVariable, inputs: Sequence[TensorVariable]) -> TensorVariable:
+    """Sum the gradient ``g`` (shaped like a broadcast result) down to ``x``'s shape.
+
+    Static shapes decide where they can; a run-time :class:`SumToShape` covers the
+    dimensions where ``x`` is None and another input might have stretched it.
+    """
+    out_ndim = g.type.ndim
+    lead = out_ndim - x.type.ndim
+    static_axes = list(range(lead))
+    runtime = False
+    for d, xs in enumerate(x.type.shape):
+        od = lead + d
+        gs = g.type.shape[od]
+        if xs == 1:
+            if gs != 1:
+                static_axes.append(od)
+        elif xs is None:
+            for other in inputs:
+                if other is x:
+                    continue
+                k = od - (out_ndim - other.type.ndim)
+                if k >= 0 and other.type.shape[k] != 1:
+                    runtime = True
+    if runtime:
+        return SumToShape(x.type.shape)(g, x.shape)
+    if static_axes:
+        g = g.sum(axis=static_axes, keepdims=True)
+        if lead:
+            g = g.dimshuffle(list(range(lead, out_ndim)))
+    return g
+
+
+def sum_to(g: Any, x: Any) -> TensorVariable:
+    """Sum ``g`` to the shape of ``x`` (undo broadcasting), at run time if needed."""
+    g, x = as_tensor_variable(g), as_tensor_variable(x)
+    return reduce_grad_to(g, x, [g, x])

@@ -8,6 +8,8 @@ import numpy as np
 from ..graph import Apply, Op, Variable
 from ..types import disconnected_type, fmt_shape, is_disconnected, is_int_dtype, TensorType
 from ..variable import TensorVariable, as_tensor_variable
+from .alloc import zeros_like
+from .elemwise import resolve_dtypes
 from .shape import (_make_vector, as_shape_vector, constant_value, dimshuffle, expand_dims,
                     flatten, shape, shape_i)
 
@@ -34,8 +36,6 @@ class Concatenate(Op):
                 raise ValueError(
                     "concatenate: all tensors must have the same number of dimensions, got "
                     + ", ".join(fmt_shape(t.type.shape) for t in tensors))
-        from .elemwise import resolve_dtypes
-
         tensors = resolve_dtypes(tensors, "same", "concatenate")
         axis = self.axis
         shp: list = []
@@ -59,7 +59,7 @@ class Concatenate(Op):
     def perform(self, node, *xs):
         return np.concatenate(xs, axis=self.axis)
 
-    def grad(self, inputs, output_grads):
+    def L_op(self, node, inputs, outputs, output_grads):
         sizes = _make_vector(*[shape_i(t, self.axis) for t in inputs])
         static = [t.type.shape[self.axis] for t in inputs]
         parts = Split(len(inputs), self.axis, tuple(static))(output_grads[0], sizes)
@@ -128,8 +128,6 @@ class Split(Op):
         return tuple(parts)
 
     def L_op(self, node, inputs, outputs, output_grads):
-        from .alloc import zeros_like
-
         gs = [zeros_like(o) if is_disconnected(g) else g for o, g in zip(outputs, output_grads)]
         return [concatenate(gs, axis=self.axis), disconnected_type()]
 

@@ -13,7 +13,8 @@ from ..graph import Apply, Op
 from ..types import TensorType, fmt_shape
 from ..variable import TensorVariable, as_tensor_variable
 from .elemwise import resolve_dtypes
-from .shape import dimshuffle, reshape, shape_i, sum_to
+from .elemwise import broadcast_static_shapes, sum_to
+from .shape import dimshuffle, reshape, shape_i
 
 
 def _check_inner(what: str, x: TensorVariable, y: TensorVariable, kx: int | None, ky: int | None) -> None:
@@ -61,7 +62,7 @@ class Dot(Op):
     def perform(self, node, x, y):
         return np.dot(x, y)
 
-    def grad(self, inputs, output_grads):
+    def L_op(self, node, inputs, outputs, output_grads):
         x, y = inputs
         g = output_grads[0]
         nx, ny = x.type.ndim, y.type.ndim
@@ -117,8 +118,6 @@ class MatMul(Op):
         if x.type.ndim < 2 or y.type.ndim < 2:
             raise TypeError(f"MatMul takes operands of 2 or more dimensions, got {x.type} and {y.type}")
         _check_inner("matmul", x, y, x.type.shape[-1], y.type.shape[-2])
-        from .elemwise import broadcast_static_shapes
-
         batch = broadcast_static_shapes([x.type.shape[:-2], y.type.shape[:-2]], "matmul (batch dimensions)")
         shp = batch + (x.type.shape[-2], y.type.shape[-1])
         return Apply(self, [x, y], [TensorType(x.type.dtype, shp)])
@@ -129,7 +128,7 @@ class MatMul(Op):
     def perform(self, node, x, y):
         return np.matmul(x, y)
 
-    def grad(self, inputs, output_grads):
+    def L_op(self, node, inputs, outputs, output_grads):
         x, y = inputs
         g = output_grads[0]
         gx = matmul(g, _swap_last(y))

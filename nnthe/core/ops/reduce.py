@@ -13,8 +13,10 @@ from ..graph import Apply, Op
 from ..types import (disconnected_type, is_discrete_dtype, is_float_dtype, normalize_dtype,
                      TensorType)
 from ..variable import TensorVariable, as_tensor_variable
-from . import elemwise as E
+from .elemwise import cast, eq, exp, isinf, log, logical_and, sqr, sqrt, switch, true_div
+from .alloc import alloc
 from .shape import dimshuffle, shape, shape_i
+from .gradops import disconnected_grad
 
 
 def normalize_axis(axis: Any, ndim: int, what: str) -> tuple[int, ...]:
@@ -99,26 +101,24 @@ class CAReduce(Op):
         return self.make_thunk(node)(x)
 
     def L_op(self, node, inputs, outputs, output_grads):
-        from .alloc import alloc
-
         x, z, g = inputs[0], outputs[0], output_grads[0]
         if self.kind in ("all", "any") or is_discrete_dtype(x.type.dtype):
             return [disconnected_type()]
         if g.type.dtype != x.type.dtype:
-            g = E.cast(g, x.type.dtype)
+            g = cast(g, x.type.dtype)
         gx = _expand(g, x.type.ndim, self.axes, self.keepdims)
         if self.kind == "sum":
             return [alloc(gx, shape(x))]
         zx = _expand(z, x.type.ndim, self.axes, self.keepdims)
         if self.kind in ("max", "min"):
-            return [gx * E.eq(x, zx)]
+            return [gx * eq(x, zx)]
         # prod: the product of the other elements, exact when x contains zeros.
-        is_zero = E.eq(x, 0)
-        nonzero = E.switch(is_zero, 1, x)
+        is_zero = eq(x, 0)
+        nonzero = switch(is_zero, 1, x)
         prod_nz = prod(nonzero, axis=self.axes, keepdims=True)
         n_zero = sum(is_zero, axis=self.axes, keepdims=True)
-        others = E.switch(E.eq(n_zero, 0), prod_nz / nonzero,
-                          E.switch(E.logical_and(E.eq(n_zero, 1), is_zero), prod_nz, 0))
+        others = switch(eq(n_zero, 0), prod_nz / nonzero,
+                          switch(logical_and(eq(n_zero, 1), is_zero), prod_nz, 0))
         return [gx * others]
 
     def connection_pattern(self, node):
@@ -232,13 +232,13 @@ def mean(x: Any, axis: Any = None, keepdims: bool = False) -> TensorVariable:
     x = as_tensor_variable(x)
     axes = normalize_axis(axis, x.type.ndim, "mean")
     if not is_float_dtype(x.type.dtype):
-        x = E.cast(x, config.floatX)
+        x = cast(x, config.floatX)
     if not axes:
         return x
     n = _count(x, axes)
     if not isinstance(n, float):
-        n = E.cast(n, x.type.dtype)
-    return E.true_div(sum(x, axis=axes, keepdims=keepdims), n)
+        n = cast(n, x.type.dtype)
+    return true_div(sum(x, axis=axes, keepdims=keepdims), n)
 
 
 def var(x: Any, axis: Any = None, keepdims: bool = False, ddof: int = 0) -> TensorVariable:
@@ -246,20 +246,20 @@ def var(x: Any, axis: Any = None, keepdims: bool = False, ddof: int = 0) -> Tens
     x = as_tensor_variable(x)
     axes = normalize_axis(axis, x.type.ndim, "var")
     if not is_float_dtype(x.type.dtype):
-        x = E.cast(x, config.floatX)
+        x = cast(x, config.floatX)
     centered = x - mean(x, axis=axes, keepdims=True)
-    v = mean(E.sqr(centered), axis=axes, keepdims=keepdims)
+    v = mean(sqr(centered), axis=axes, keepdims=keepdims)
     if ddof:
         n = _count(x, axes)
         if not isinstance(n, float):
-            n = E.cast(n, x.type.dtype)
+            n = cast(n, x.type.dtype)
         v = v * (n / (n - ddof))
     return v
 
 
 def std(x: Any, axis: Any = None, keepdims: bool = False, ddof: int = 0) -> TensorVariable:
     """Standard deviation over ``axis`` (``np.std``)."""
-    return E.sqrt(var(x, axis=axis, keepdims=keepdims, ddof=ddof))
+    return sqrt(var(x, axis=axis, keepdims=keepdims, ddof=ddof))
 
 
 def logsumexp(x: Any, axis: Any = None, keepdims: bool = False) -> TensorVariable:
@@ -267,18 +267,17 @@ def logsumexp(x: Any, axis: Any = None, keepdims: bool = False) -> TensorVariabl
 
     Its gradient is the softmax of ``x``; rows of ``-inf`` give ``-inf`` without NaN.
     """
-    from ..gradient import disconnected_grad
     x = as_tensor_variable(x)
     if not is_float_dtype(x.type.dtype):
-        x = E.cast(x, config.floatX)
+        x = cast(x, config.floatX)
     axes = normalize_axis(axis, x.type.ndim, "logsumexp")
     m = max(x, axis=axes, keepdims=True)
     # The result does not depend on the shift, so no gradient flows through it.
-    m = disconnected_grad(E.switch(E.isinf(m), 0, m))
+    m = disconnected_grad(switch(isinf(m), 0, m))
     shifted = x - m
     # Marks the already-stable form, so the logsumexp rewrite leaves it alone.
     shifted.tag["stable_shifted"] = True
-    out = E.log(sum(E.exp(shifted), axis=axes, keepdims=True)) + m
+    out = log(sum(exp(shifted), axis=axes, keepdims=True)) + m
     if not keepdims:
         out = dimshuffle(out, [d for d in range(x.type.ndim) if d not in axes])
     return out

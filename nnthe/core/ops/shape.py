@@ -1,6 +1,6 @@
 """Shape operations: shape, reshape, flatten, dimshuffle/transpose/expand_dims/squeeze,
-and the run-time reduction that undoes broadcasting in gradients. Joining, splitting and
-repeating are in :mod:`.join`."""
+and ``specify_shape``. Joining, splitting and repeating are in :mod:`.join`; undoing
+broadcasting in gradients is with broadcasting, in :mod:`.elemwise`."""
 from __future__ import annotations
 
 from typing import Any, Sequence
@@ -10,6 +10,7 @@ import numpy as np
 from ..graph import Apply, Constant, Op, Variable
 from ..types import disconnected_type, fmt_shape, is_int_dtype, TensorType
 from ..variable import TensorVariable, as_tensor_variable, constant
+from .elemwise import cast
 
 
 def _int_scalar(v: Any, what: str) -> TensorVariable:
@@ -17,8 +18,6 @@ def _int_scalar(v: Any, what: str) -> TensorVariable:
     if v.type.ndim != 0 or not (is_int_dtype(v.type.dtype)):
         raise TypeError(f"{what}: expected an integer scalar, got {v!r} of type {v.type}")
     if v.type.dtype != "int64":
-        from .elemwise import cast
-
         v = cast(v, "int64")
     return v
 
@@ -26,49 +25,27 @@ def _int_scalar(v: Any, what: str) -> TensorVariable:
 def constant_value(v: Any) -> Any:
     """The value of ``v`` if it is known when the graph is built, else None.
 
-    Follows a few cheap cases (constants, ``shape(x)[i]`` of a known dimension,
-    MakeVector of known scalars) without compiling anything.
+    Constants give their data; a computed variable asks its op (:meth:`Op.static_value`:
+    ``shape(x)`` of a known shape, ``x.shape[i]`` of a known dimension, a vector of
+    known scalars) without compiling anything.
     """
     if not isinstance(v, Variable):
         return np.asarray(v)
     if isinstance(v, Constant):
         return v.data
-    owner = v.owner
-    if owner is None:
+    if v.owner is None:
         return None
-    op = owner.op
-    if isinstance(op, Shape):
-        shp = owner.inputs[0].type.shape
-        return np.asarray(shp, dtype="int64") if None not in shp else None
-    if isinstance(op, MakeVector):
-        vals = [constant_value(i) for i in owner.inputs]
-        return None if any(x is None for x in vals) else np.asarray(vals, dtype="int64")
-    from .subtensor import Subtensor, _index_builder
-
-    if isinstance(op, Subtensor) and isinstance(owner.inputs[0], Constant):
-        # x.shape[i] of a fully known shape: indexing a constant.
-        vals = [constant_value(i) for i in owner.inputs[1:]]
-        if all(v is not None for v in vals):
-            return np.asarray(owner.inputs[0].data[_index_builder(op.index_spec)(*vals)])
-        return None
-    if isinstance(op, Subtensor) and isinstance(owner.inputs[0].owner and owner.inputs[0].owner.op, Shape):
-        shp = owner.inputs[0].owner.inputs[0].type.shape
-        idx = op.index_spec
-        if len(idx) == 1 and idx[0][0] == "int" and len(owner.inputs) == 2:
-            i = constant_value(owner.inputs[1])
-            if i is not None:
-                try:
-                    d = shp[int(i)]
-                except IndexError:
-                    return None
-                return None if d is None else np.asarray(d, dtype="int64")
-    return None
+    return v.owner.op.static_value(v)
 
 
 # ---------------------------------------------------------------------------------------
 
 class Shape(Op):
     """The shape of a tensor as an int64 vector."""
+
+    def static_value(self, output):
+        shp = output.owner.inputs[0].type.shape
+        return np.asarray(shp, dtype="int64") if None not in shp else None
 
     def make_node(self, x):
         x = as_tensor_variable(x)
@@ -110,6 +87,10 @@ def shape_i(x: Any, i: int) -> TensorVariable:
 class MakeVector(Op):
     """Stack integer scalars into an int64 vector (symbolic shapes)."""
 
+    def static_value(self, output):
+        vals = [constant_value(i) for i in output.owner.inputs]
+        return None if any(x is None for x in vals) else np.asarray(vals, dtype="int64")
+
     def make_node(self, *scalars):
         scalars = [_int_scalar(s, "MakeVector") for s in scalars]
         return Apply(self, scalars, [TensorType("int64", (len(scalars),))])
@@ -142,8 +123,6 @@ def as_shape_vector(shp: Any, what: str) -> tuple[TensorVariable, tuple]:
                                  "statically; pass ndim= or a tuple")
             val = constant_value(shp)
             static = tuple(int(v) for v in val) if val is not None else (None,) * shp.type.shape[0]
-            from .elemwise import cast
-
             return cast(shp, "int64"), static
     if isinstance(shp, (int, np.integer)):
         shp = [shp]
@@ -291,7 +270,7 @@ class DimShuffle(Op):
     def perform(self, node, x):
         return self.make_thunk(node)(x)
 
-    def grad(self, inputs, output_grads):
+    def L_op(self, node, inputs, outputs, output_grads):
         inv = [self.pattern.index(d) if d in self.pattern else "x" for d in range(self.input_ndim)]
         return [dimshuffle(output_grads[0], inv)]
 
@@ -350,87 +329,6 @@ def squeeze(x: Any, axis: int | Sequence[int] | None = None) -> TensorVariable:
     return dimshuffle(x, [d for d in range(x.type.ndim) if d not in drop])
 
 
-# ---------------------------------------------------------------------------------------
-# Undoing broadcasting in gradients.
-# ---------------------------------------------------------------------------------------
-
-class SumToShape(Op):
-    """Sum ``g`` down to ``shape`` by summing the axes broadcasting added or stretched.
-
-    Used by gradients when static shapes cannot tell whether an input was broadcast:
-    a None dimension may be 1 at run time. When no broadcasting happened it returns ``g``
-    unchanged, at the cost of one shape comparison.
-    """
-
-    __props__ = ("out_shape",)
-    view_map = {0: [0]}  # returns g itself when nothing was broadcast
-
-    def __init__(self, out_shape: tuple) -> None:
-        self.out_shape = tuple(out_shape)
-
-    def make_node(self, g, shp):
-        g = as_tensor_variable(g)
-        return Apply(self, [g, shp], [TensorType(g.type.dtype, self.out_shape)])
-
-    def perform(self, node, g, shp):
-        target = tuple(shp.tolist())
-        gshape = np.shape(g)
-        if gshape == target:
-            return g
-        lead = len(gshape) - len(target)
-        axes = tuple(range(lead)) + tuple(
-            lead + i for i, s in enumerate(target) if s == 1 and gshape[lead + i] != 1)
-        return np.sum(g, axis=axes, keepdims=True).reshape(target)
-
-    def L_op(self, node, inputs, outputs, output_grads):
-        from .alloc import alloc
-
-        return [alloc(output_grads[0], shape(inputs[0])), disconnected_type()]
-
-    def connection_pattern(self, node):
-        return [[True], [False]]
-
-
-def reduce_grad_to(g: TensorVariable, x: TensorVariable, inputs: Sequence[TensorVariable]) -> TensorVariable:
-    """Sum the gradient ``g`` (shaped like a broadcast result) down to ``x``'s shape.
-
-    Static shapes decide where they can; a run-time :class:`SumToShape` covers the
-    dimensions where ``x`` is None and another input might have stretched it.
-    """
-    from .reduce import sum as _sum
-
-    out_ndim = g.type.ndim
-    lead = out_ndim - x.type.ndim
-    static_axes = list(range(lead))
-    runtime = False
-    for d, xs in enumerate(x.type.shape):
-        od = lead + d
-        gs = g.type.shape[od]
-        if xs == 1:
-            if gs != 1:
-                static_axes.append(od)
-        elif xs is None:
-            for other in inputs:
-                if other is x:
-                    continue
-                k = od - (out_ndim - other.type.ndim)
-                if k >= 0 and other.type.shape[k] != 1:
-                    runtime = True
-    if runtime:
-        return SumToShape(x.type.shape)(g, shape(x))
-    if static_axes:
-        g = _sum(g, axis=static_axes, keepdims=True)
-        if lead:
-            g = dimshuffle(g, list(range(lead, out_ndim)))
-    return g
-
-
-def sum_to(g: Any, x: Any) -> TensorVariable:
-    """Sum ``g`` to the shape of ``x`` (undo broadcasting), at run time if needed."""
-    g, x = as_tensor_variable(g), as_tensor_variable(x)
-    return reduce_grad_to(g, x, [g, x])
-
-
 class SpecifyShape(Op):
     """Identity that declares a more precise static shape (checked when it runs).
 
@@ -458,7 +356,7 @@ class SpecifyShape(Op):
             raise ValueError(f"specify_shape: expected shape {fmt_shape(self.shape)}, got {np.shape(x)}")
         return x
 
-    def grad(self, inputs, output_grads):
+    def L_op(self, node, inputs, outputs, output_grads):
         return [output_grads[0]]
 
     def infer_shape(self, node, input_shapes):

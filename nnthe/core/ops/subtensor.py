@@ -16,9 +16,12 @@ from typing import Any
 
 import numpy as np
 
-from ..graph import Apply, Op, Variable
-from ..types import disconnected_type, fmt_shape, is_int_dtype, TensorType
-from ..variable import TensorVariable, as_tensor_variable
+from ..graph import Apply, Constant, Op, Variable
+from ..types import disconnected_type, fmt_shape, is_int_dtype, TensorType, upcast
+from ..variable import TensorVariable, as_tensor_variable, is_weak, retype_weak
+from .alloc import zeros_like
+from .elemwise import broadcast_static_shapes, cast, sum_to
+from .shape import Shape, constant_value, flatten
 
 _SYM = "?"
 
@@ -156,8 +159,6 @@ def _slice_length(entry: tuple, dim: int | None) -> int | None:
 
 
 def _advanced_out_shape(x: TensorVariable, spec: tuple, inputs: list[TensorVariable]) -> tuple:
-    from .elemwise import broadcast_static_shapes
-
     it = iter(inputs)
     adv_shapes = []
     adv_positions = []
@@ -231,7 +232,6 @@ class _IndexingOp(Op):
         return x[_index_builder(self.index_spec)(*vals)]
 
     def L_op(self, node, inputs, outputs, output_grads):
-        from .alloc import zeros_like
 
         x, idx = inputs[0], inputs[1:]
         gx = IncSubtensor(self.index_spec, False)(zeros_like(x), output_grads[0], *idx)
@@ -248,6 +248,28 @@ class Subtensor(_IndexingOp):
     """Basic indexing (slices, ints, newaxis): returns a view."""
 
     view_map = {0: [0]}
+
+    def static_value(self, output):
+        owner = output.owner
+        x = owner.inputs[0]
+        if isinstance(x, Constant):
+            # x.shape[i] of a fully known shape: indexing a constant.
+            vals = [constant_value(i) for i in owner.inputs[1:]]
+            if all(v is not None for v in vals):
+                return np.asarray(x.data[_index_builder(self.index_spec)(*vals)])
+            return None
+        if x.owner is not None and isinstance(x.owner.op, Shape):
+            # x.shape[i] where dimension i is known statically.
+            idx = self.index_spec
+            if len(idx) == 1 and idx[0][0] == "int" and len(owner.inputs) == 2:
+                i = constant_value(owner.inputs[1])
+                if i is not None:
+                    try:
+                        d = x.owner.inputs[0].type.shape[int(i)]
+                    except IndexError:
+                        return None
+                    return None if d is None else np.asarray(d, dtype="int64")
+        return None
 
     def _out_shape(self, x, idx):
         return _basic_out_shape(x, self.index_spec)
@@ -275,14 +297,10 @@ class IncSubtensor(Op):
         x = as_tensor_variable(x)
         y = as_tensor_variable(y)
         idx = [as_tensor_variable(i) for i in idx]
-        from .elemwise import broadcast_static_shapes, cast
-        from ..variable import is_weak, retype_weak
-
         if y.type.dtype != x.type.dtype:
             if is_weak(y):
                 y = retype_weak(y, x.type.dtype)
             else:
-                from ..types import upcast
                 if upcast(x.type.dtype, y.type.dtype) != x.type.dtype:
                     raise TypeError(
                         f"{'set' if self.set_instead_of_inc else 'inc'}_subtensor: the value "
@@ -324,8 +342,6 @@ class IncSubtensor(Op):
         return self.make_thunk(node)(x, y, *vals)
 
     def L_op(self, node, inputs, outputs, output_grads):
-        from .shape import sum_to
-
         y, idx = inputs[1], inputs[2:]
         g = output_grads[0]
         if self.set_instead_of_inc:
@@ -400,8 +416,6 @@ def _inc_or_set(target: Any, value: Any, set_: bool) -> TensorVariable:
 
 def take(x: Any, indices: Any, axis: int | None = None) -> TensorVariable:
     """Elements of ``x`` at ``indices`` along ``axis`` (``np.take``; flattened when None)."""
-    from .shape import flatten
-
     x = as_tensor_variable(x)
     if axis is None:
         x, axis = flatten(x), 0

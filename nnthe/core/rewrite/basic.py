@@ -6,14 +6,14 @@ from typing import Any
 import numpy as np
 
 from ..graph import Apply, Constant
-from ..gradient import _IdentityGradOp
+from ..ops.gradops import IdentityGradOp
 from ..ops import elemwise as E
 from ..ops.alloc import Alloc
-from ..ops.elemwise import Elemwise
+from ..ops.elemwise import SumToShape, Elemwise
 from ..ops.elemwise import Cast
 from ..ops.linalg import Dot
-from ..ops.shape import (DimShuffle, Reshape, Shape, SpecifyShape, SumToShape, _make_vector, dimshuffle,
-                         shape, shape_i)
+from ..ops.shape import (DimShuffle, Reshape, Shape, SpecifyShape, _make_vector, dimshuffle, shape,
+                         shape_i)
 from ..types import TensorType
 from ..variable import TensorConstant
 from .inplace import InplaceElemwise
@@ -51,7 +51,7 @@ def local_useless_elemwise(fgraph: Any, node: Apply):
     return None
 
 
-@register("useless", "useless", tracks=(_IdentityGradOp, SpecifyShape, Reshape, SumToShape, Alloc, DimShuffle))
+@register("useless", "useless", tracks=(IdentityGradOp, SpecifyShape, Reshape, SumToShape, Alloc, DimShuffle))
 def local_useless_shape_ops(fgraph: Any, node: Apply):
     """Reshape, Alloc and SumToShape that do not change a fully known shape;
     DimShuffle of a DimShuffle composed into one; identity-gradient ops removed (they
@@ -59,7 +59,7 @@ def local_useless_shape_ops(fgraph: Any, node: Apply):
     op = node.op
     x = node.inputs[0] if node.inputs else None
     out = node.outputs[0]
-    if isinstance(op, (_IdentityGradOp, SpecifyShape)):
+    if isinstance(op, (IdentityGradOp, SpecifyShape)):
         return [x]  # both matter only while building the graph
     if isinstance(op, (Reshape, SumToShape, Alloc)) and _same_type(x, out) and None not in out.type.shape:
         return [x]
@@ -101,8 +101,6 @@ MAX_FOLDED_ALLOC = 4096
 def constant_folding(fgraph: Any, node: Apply):
     """Compute at compile time any node whose inputs are all constants."""
     if not node.inputs or not all(isinstance(i, Constant) for i in node.inputs):
-        return None
-    if getattr(node.op, "impure", False):
         return None
     for o in node.outputs:
         if not isinstance(o.type, TensorType):
@@ -170,7 +168,7 @@ def local_shape_of(fgraph: Any, node: Apply):
     src = None
     if isinstance(op, (Elemwise, InplaceElemwise)):
         src = _same_shape_input(owner)
-    elif isinstance(op, (Cast, _IdentityGradOp)):
+    elif isinstance(op, (Cast, IdentityGradOp)):
         src = owner.inputs[0]
     elif isinstance(op, Dot) and owner.inputs[0].type.ndim == 2 and owner.inputs[1].type.ndim == 2:
         return [_make_vector(shape_i(owner.inputs[0], 0), shape_i(owner.inputs[1], 1))]

@@ -25,8 +25,6 @@ def _merge(fgraph: Any) -> int:
     for node in fgraph.toposort():
         if node not in fgraph.nodes:  # removed by an earlier merge in this walk
             continue
-        if getattr(node.op, "impure", False):
-            continue
         key = (node.op, tuple(id(i) for i in node.inputs))
         other = seen.setdefault(key, node)
         if other is node:

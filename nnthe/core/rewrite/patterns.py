@@ -5,7 +5,7 @@ from typing import Any
 
 import numpy as np
 
-from ..graph import Apply, Constant, Variable
+from ..graph import Apply, Constant
 from ..ops.elemwise import Elemwise
 
 

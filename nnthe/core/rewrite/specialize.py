@@ -55,7 +55,7 @@ class SumOfSquares(Op):
         flat = np.ravel(x)  # a view for contiguous x
         return np.asarray(np.dot(flat, flat), dtype=node.outputs[0].type.numpy_dtype)
 
-    def grad(self, inputs, output_grads):
+    def L_op(self, node, inputs, outputs, output_grads):
         return [2 * inputs[0] * output_grads[0]]
 
 

@@ -8,7 +8,7 @@ import pytest
 
 import nnthe
 import nnthe.tensor as T
-from nnthe.core.gradient import verify_grad
+from nnthe.gradient import verify_grad
 from nnthe.core.nnet import activations as A
 
 _erf = np.vectorize(math.erf)

@@ -6,7 +6,7 @@ import pytest
 
 import nnthe
 import nnthe.tensor as T
-from nnthe.core.gradient import verify_grad
+from nnthe.gradient import verify_grad
 from nnthe.core.nnet.batchnorm import (batch_normalization, batch_normalization_test,
                                        batch_normalization_train)
 

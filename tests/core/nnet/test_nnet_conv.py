@@ -7,7 +7,7 @@ import pytest
 
 import nnthe
 import nnthe.tensor as T
-from nnthe.core.gradient import verify_grad
+from nnthe.gradient import verify_grad
 from nnthe.core.nnet.conv import (Conv2dGradInputs, Conv2dGradWeights, conv2d, conv_output_shape,
                                   normalize_border_mode, resolve_padding)
 

@@ -6,7 +6,7 @@ import pytest
 
 import nnthe
 import nnthe.tensor as T
-from nnthe.core.gradient import verify_grad
+from nnthe.gradient import verify_grad
 from nnthe.core.nnet.losses import (binary_crossentropy, categorical_crossentropy,
                                     sigmoid_binary_crossentropy)
 

@@ -7,7 +7,7 @@ import pytest
 
 import nnthe
 import nnthe.tensor as T
-from nnthe.core.gradient import verify_grad
+from nnthe.gradient import verify_grad
 from nnthe.core.nnet.pool import (AveragePoolGrad, MaxPoolGrad, MaxPoolGradGrad, global_pool_2d,
                                   pool_2d, pool_output_shape)
 

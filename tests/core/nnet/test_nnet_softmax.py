@@ -6,7 +6,7 @@ import pytest
 
 import nnthe
 import nnthe.tensor as T
-from nnthe.core.gradient import verify_grad
+from nnthe.gradient import verify_grad
 from nnthe.core.nnet.softmax import (log_softmax, logsumexp,
                                      one_hot, softmax, softmax_cross_entropy_with_logits)
 
