@@ -18,9 +18,9 @@ from __future__ import annotations
 from typing import Any
 
 from .core.ops import elemwise as E
-from .core.ops.alloc import arange
+from .core.nnet.softmax import OneHot
 from .core.ops.reduce import max as _max, mean as _mean, sum as _sum
-from .core.types import fmt_shape, is_float_dtype, is_int_dtype
+from .core.types import fmt_shape, is_float_dtype, is_int_dtype, normalize_dtype
 from .core.variable import TensorVariable, as_tensor_variable
 from .layers import activations as _act
 from .layers.activations import log_softmax
@@ -33,11 +33,18 @@ def _float(x: Any, what: str) -> TensorVariable:
     return x
 
 
-def one_hot(labels: TensorVariable, num_classes: int, dtype: str) -> TensorVariable:
-    """Integer ``labels`` (shape S) as one-hot rows (shape S + (num_classes,))."""
+def one_hot(labels: TensorVariable, num_classes: int, dtype: str,
+            what: str = "one_hot") -> TensorVariable:
+    """Integer ``labels`` (shape S) as one-hot rows (shape S + (num_classes,)).
+
+    A label outside ``[0, num_classes)`` raises ValueError when the function runs
+    (naming ``what``), rather than giving a row of zeros, i.e. a loss of 0.
+    """
     labels = as_tensor_variable(labels)
-    expanded = labels.dimshuffle(*range(labels.type.ndim), "x")
-    return E.cast(E.eq(expanded, arange(num_classes, dtype=labels.type.dtype)), dtype)
+    if not is_int_dtype(labels.type.dtype):
+        raise TypeError(f"{what}: class-id labels must be integers, got {labels!r} of dtype "
+                        f"{labels.type.dtype}")
+    return OneHot(int(num_classes), normalize_dtype(dtype), what)(labels)
 
 
 def _targets(scores: TensorVariable, labels: Any, what: str) -> TensorVariable:
@@ -54,7 +61,7 @@ def _targets(scores: TensorVariable, labels: Any, what: str) -> TensorVariable:
                              f"scores' static shape {fmt_shape(scores.type.shape)} does not "
                              f"give it; give the scores a static last dimension or pass one-hot labels")
         _check_lead(scores, labels, what)
-        return one_hot(labels, k, scores.type.dtype)
+        return one_hot(labels, k, scores.type.dtype, what)
     if labels.type.ndim == scores.type.ndim:
         _check_lead(scores, labels, what, full=True)
         return labels if labels.type.dtype == scores.type.dtype else E.cast(labels, scores.type.dtype)
