@@ -81,6 +81,66 @@ def test_max_gradient_goes_to_maximal_elements():
     assert_close(g, [0.0, 1.0, 0.0])
 
 
+# -- ties (issue 13, item 13): k tied extrema get g / k each, as torch.amax / amin -------
+
+TIES = np.array([[1.0, 3.0, 3.0, 2.0],
+                 [5.0, 5.0, 5.0, -1.0],
+                 [0.0, -2.0, 4.0, -1.0]])
+
+
+@pytest.mark.parametrize("name", ["max", "min"])
+@pytest.mark.parametrize("axis", [None, 0, 1], ids=str)
+@pytest.mark.parametrize("keepdims", [False, True])
+def test_max_min_gradient_splits_ties(name, axis, keepdims):
+    x = T.dmatrix("x")
+    out = getattr(T, name)(x, axis=axis, keepdims=keepdims)
+    w = np.arange(1.0, 1.0 + np.prod(getattr(np, name)(TIES, axis=axis, keepdims=keepdims).shape))
+    ws = T.constant(w.reshape(getattr(np, name)(TIES, axis=axis, keepdims=keepdims).shape))
+    g = nnthe.function([x], nnthe.grad((out * ws).sum(), x))(TIES)
+    # Reference: the weight of each slice, shared by its tied extrema.
+    ext = getattr(np, name)(TIES, axis=axis, keepdims=True)
+    hit = (TIES == ext).astype(float)
+    ref = hit / hit.sum(axis=axis, keepdims=True) * w.reshape(ext.shape)
+    assert_close(g, ref)
+    # Each slice's gradient sums to its weight, whatever the number of ties.
+    assert_close(g.sum(axis=axis), w.reshape(ext.shape).sum(axis=axis) if axis is not None
+                 else w.sum())
+    torch = pytest.importorskip("torch")
+    t = torch.tensor(TIES, requires_grad=True)
+    dims = tuple(range(2)) if axis is None else axis
+    tout = getattr(torch, "a" + name)(t, dim=dims, keepdim=keepdims)
+    (tout * torch.tensor(w.reshape(tuple(tout.shape)))).sum().backward()
+    assert_close(g, t.grad.numpy())
+
+
+def test_max_gradient_two_ties_sum_to_one():
+    x = T.dvector("x")
+    g = nnthe.function([x], nnthe.grad(x.max(), x))(np.array([1.0, 3.0, 3.0]))
+    assert_close(g, [0.0, 0.5, 0.5])
+
+
+def test_argmax_indexing_routes_the_gradient_to_the_first_maximum():
+    # The argmax-based form picks one element (NumPy's first maximum): all of g goes there.
+    x = T.dmatrix("x")
+    picked = x[T.arange(x.shape[0]), T.argmax(x, axis=1)]
+    g = nnthe.function([x], nnthe.grad(picked.sum(), x))(TIES)
+    ref = np.zeros_like(TIES)
+    ref[np.arange(3), TIES.argmax(axis=1)] = 1.0
+    assert_close(g, ref)
+    g = nnthe.function([x], nnthe.grad(x[T.arange(x.shape[0]), T.argmin(x, axis=1)].sum(), x))(TIES)
+    ref = np.zeros_like(TIES)
+    ref[np.arange(3), TIES.argmin(axis=1)] = 1.0
+    assert_close(g, ref)
+
+
+@pytest.mark.parametrize("name", ["max", "min"])
+def test_max_min_gradient_away_from_ties_second_order(name, rng):
+    # Away from ties the split changes nothing: differences agree, also for a grad of grad.
+    x = rng.permutation(12).reshape(3, 4) / 10.0 + 0.5
+    check_grad(lambda v: getattr(T, name)(v * v, axis=1), [x])
+    check_grad(lambda v: nnthe.grad((getattr(T, name)(v * v, axis=0) ** 2).sum(), v), [x])
+
+
 @pytest.mark.parametrize("name,ref", [("argmax", np.argmax), ("argmin", np.argmin)])
 @pytest.mark.parametrize("axis", [None, 0, 1, -1])
 @pytest.mark.parametrize("keepdims", [False, True])

@@ -57,7 +57,13 @@ def _expand(g: TensorVariable, ndim: int, axes: tuple, keepdims: bool) -> Tensor
 
 
 class CAReduce(Op):
-    """A reduction by a commutative, associative operation along ``axes``."""
+    """A reduction by a commutative, associative operation along ``axes``.
+
+    Gradients: ``sum`` broadcasts ``g``; ``prod`` gives the product of the other elements
+    (exact with zeros); ``max``/``min`` split ``g`` equally among tied extrema (``k`` ties
+    get ``g / k`` each, as ``torch.amax``; Theano gave ``g`` to each); ``all``/``any`` and
+    integer inputs have none.
+    """
 
     __props__ = ("kind", "axes", "keepdims", "dtype")
     _impls = {"sum": np.sum, "prod": np.prod, "max": np.max, "min": np.min,
@@ -111,7 +117,10 @@ class CAReduce(Op):
             return [alloc(gx, shape(x))]
         zx = _expand(z, x.type.ndim, self.axes, self.keepdims)
         if self.kind in ("max", "min"):
-            return [gx * E.eq(x, zx)]
+            # Tied extrema share the gradient equally (as torch.amax/amin): a subgradient
+            # whose entries sum to g, where 1 to each (Theano) would count g once per tie.
+            hit = E.cast(E.eq(x, zx), x.type.dtype)
+            return [gx * hit / sum(hit, axis=self.axes, keepdims=True)]
         # prod: the product of the other elements, exact when x contains zeros.
         is_zero = E.eq(x, 0)
         nonzero = E.switch(is_zero, 1, x)
@@ -148,12 +157,20 @@ def prod(x: Any, axis: Any = None, keepdims: bool = False, dtype: Any = None) ->
 
 
 def max(x: Any, axis: Any = None, keepdims: bool = False) -> TensorVariable:
-    """Maximum over ``axis``; the gradient goes to every maximal element."""
+    """Maximum over ``axis``.
+
+    The gradient goes to the maximal elements; ``k`` tied maxima each get ``g / k`` (as
+    ``torch.amax``; Theano gave ``g`` to each), so the gradient sums to ``g`` like the
+    derivative of ``max(x + t)`` in ``t``. A NaN in a reduced slice gives NaN gradients
+    there. To route the whole gradient to one element, index with :func:`argmax`:
+    ``x[T.arange(n), T.argmax(x, axis=1)]`` gives it all to the first maximum.
+    """
     return _reduce("max", x, axis, keepdims)
 
 
 def min(x: Any, axis: Any = None, keepdims: bool = False) -> TensorVariable:
-    """Minimum over ``axis``."""
+    """Minimum over ``axis``; ``k`` tied minima each get ``g / k`` of the gradient (see
+    :func:`max`)."""
     return _reduce("min", x, axis, keepdims)
 
 
