@@ -97,6 +97,10 @@ class CAReduce(Op):
     def make_thunk(self, node):
         fn, axes, keep = self._impls[self.kind], self.axes, self.keepdims
         dtype = node.outputs[0].type.numpy_dtype
+        if self.kind in ("sum", "prod") and dtype == np.float16:
+            # Accumulate float16 in float32 (as NumPy's pairwise sum and torch do), so a
+            # partial sum or product does not overflow or underflow on the way.
+            return lambda x: fn(x, axis=axes, keepdims=keep, dtype=np.float32).astype(np.float16)
         if self.kind in ("sum", "prod"):
             return lambda x: fn(x, axis=axes, keepdims=keep, dtype=dtype)
         return lambda x: fn(x, axis=axes, keepdims=keep)
@@ -147,7 +151,9 @@ def _reduce(kind: str, x: Any, axis: Any, keepdims: bool, dtype: Any = None) -> 
 
 
 def sum(x: Any, axis: Any = None, keepdims: bool = False, dtype: Any = None) -> TensorVariable:
-    """Sum over ``axis`` (None: all). Integers and booleans sum as int64."""
+    """Sum over ``axis`` (None: all). Integers and booleans sum as int64; float16
+    accumulates in float32 and is rounded to float16 at the end (``dtype='float32'``
+    keeps the float32 result)."""
     return _reduce("sum", x, axis, keepdims, dtype)
 
 
@@ -244,26 +250,44 @@ def _count(x: TensorVariable, axes: tuple) -> Any:
     return n
 
 
+#: The dtype reductions of a dtype accumulate in: float16 sums in float32, as in NumPy
+#: and torch (a float16 sum of 100,000 ones is inf, and so is the count 100,000).
+_ACCUMULATE = {"float16": "float32"}
+
+
 def mean(x: Any, axis: Any = None, keepdims: bool = False) -> TensorVariable:
-    """Arithmetic mean over ``axis`` (float: integers average as floatX)."""
+    """Arithmetic mean over ``axis`` (float: integers average as floatX).
+
+    float16 is summed and divided in float32, then rounded to float16 (as NumPy and
+    torch): the mean of 100,000 float16 ones is 1.
+    """
     x = as_tensor_variable(x)
     axes = normalize_axis(axis, x.type.ndim, "mean")
     if not is_float_dtype(x.type.dtype):
         x = E.cast(x, config.floatX)
     if not axes:
         return x
+    acc = _ACCUMULATE.get(x.type.dtype)
     n = _count(x, axes)
     if not isinstance(n, float):
-        n = E.cast(n, x.type.dtype)
+        n = E.cast(n, acc or x.type.dtype)
+    if acc is not None:
+        return E.cast(E.true_div(sum(x, axis=axes, keepdims=keepdims, dtype=acc), n), x.type.dtype)
     return E.true_div(sum(x, axis=axes, keepdims=keepdims), n)
 
 
 def var(x: Any, axis: Any = None, keepdims: bool = False, ddof: int = 0) -> TensorVariable:
-    """Variance over ``axis`` with ``ddof`` delta degrees of freedom (``np.var``)."""
+    """Variance over ``axis`` with ``ddof`` delta degrees of freedom (``np.var``).
+
+    float16 is computed in float32 and rounded to float16 (its squares overflow at 256).
+    """
     x = as_tensor_variable(x)
     axes = normalize_axis(axis, x.type.ndim, "var")
     if not is_float_dtype(x.type.dtype):
         x = E.cast(x, config.floatX)
+    acc = _ACCUMULATE.get(x.type.dtype)
+    if acc is not None:
+        return E.cast(var(E.cast(x, acc), axis=axes, keepdims=keepdims, ddof=ddof), x.type.dtype)
     centered = x - mean(x, axis=axes, keepdims=True)
     v = mean(E.sqr(centered), axis=axes, keepdims=keepdims)
     if ddof:
@@ -295,7 +319,13 @@ def logsumexp(x: Any, axis: Any = None, keepdims: bool = False) -> TensorVariabl
     shifted = x - m
     # Marks the already-stable form, so the logsumexp rewrite leaves it alone.
     shifted.tag["stable_shifted"] = True
-    out = E.log(sum(E.exp(shifted), axis=axes, keepdims=True)) + m
+    acc = _ACCUMULATE.get(x.type.dtype)
+    if acc is not None:
+        # Shifted exponentials are <= 1, but more than 65504 of them overflow float16.
+        out = E.cast(E.log(sum(E.exp(shifted), axis=axes, keepdims=True, dtype=acc)),
+                     x.type.dtype) + m
+    else:
+        out = E.log(sum(E.exp(shifted), axis=axes, keepdims=True)) + m
     if not keepdims:
         out = dimshuffle(out, [d for d in range(x.type.ndim) if d not in axes])
     return out
