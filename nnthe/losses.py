@@ -17,6 +17,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
 from .core.ops import elemwise as E
 from .core.nnet.softmax import OneHot
 from .core.ops.reduce import max as _max, mean as _mean, sum as _sum
@@ -207,8 +209,9 @@ def hinge(scores: Any, labels: Any, delta: float = 1.0) -> TensorVariable:
     if labels.type.ndim == scores.type.ndim - 1:
         t = _targets(scores, labels, "hinge")
         correct = _sum(t * scores, axis=-1)
-        # Push the true class far down so the max picks the best wrong class.
-        rest = _max(scores - t * 1e30, axis=-1)
+        # The best wrong class: the true one masked to -inf (scores - t * 1e30 was NaN in
+        # float16, where 1e30 is inf and 0 * inf is NaN).
+        rest = _max(E.switch(E.gt(t, 0), -np.inf, scores), axis=-1)
         return E.maximum(delta + rest - correct, 0)
     t = _match(scores, labels, "hinge")
     return _per_example(E.maximum(delta - t * scores, 0))

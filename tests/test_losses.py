@@ -191,3 +191,17 @@ def test_losses_one_hot_refuses_floats_and_range():
     np.testing.assert_array_equal(f(np.array([2, 0], "int32")), [[0, 0, 1], [1, 0, 0]])
     with pytest.raises(ValueError, match=r"one_hot: a label is outside \[0, 3\)"):
         f(np.array([0, 3], "int32"))
+
+
+@pytest.mark.parametrize("dtype", ["float16", "float32", "float64"])
+def test_hinge_class_ids_in_every_float_dtype(dtype):
+    z = np.array([[1, 2, 3, 4], [0, 0, 0, 0], [5, -1, 2, 0]], dtype)
+    y = np.array([0, 3, 0], "int32")
+    zs, ys = T.tensor(dtype, shape=(None, 4), name="z"), T.ivector("y")
+    loss = losses.hinge(zs, ys)
+    out, g = nnthe.function([zs, ys], [loss, nnthe.grad(loss.sum(), zs)])(z, y)
+    assert out.dtype == dtype
+    np.testing.assert_allclose(out.astype(np.float64), [4.0, 1.0, 0.0])
+    # The best wrong class gets +1 (split among ties, see T.max), the true one -1.
+    np.testing.assert_allclose(g.astype(np.float64), [[-1, 0, 0, 1], [1 / 3, 1 / 3, 1 / 3, -1],
+                                                      [0, 0, 0, 0]], atol=1e-3)
