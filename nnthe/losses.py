@@ -17,11 +17,13 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
 from .core.nnet import softmax_cross_entropy_with_logits
 from .core.ops import elemwise as E
-from .core.ops.alloc import arange
+from .core.nnet.softmax import OneHot
 from .core.ops.reduce import max as _max, mean as _mean, sum as _sum
-from .core.types import fmt_shape, is_float_dtype, is_int_dtype
+from .core.types import fmt_shape, is_float_dtype, is_int_dtype, normalize_dtype
 from .core.variable import TensorVariable, as_tensor_variable
 from .layers.activations import log_softmax
 
@@ -33,11 +35,18 @@ def _float(x: Any, what: str) -> TensorVariable:
     return x
 
 
-def one_hot(labels: TensorVariable, num_classes: int, dtype: str) -> TensorVariable:
-    """Integer ``labels`` (shape S) as one-hot rows (shape S + (num_classes,))."""
+def one_hot(labels: TensorVariable, num_classes: int, dtype: str,
+            what: str = "one_hot") -> TensorVariable:
+    """Integer ``labels`` (shape S) as one-hot rows (shape S + (num_classes,)).
+
+    A label outside ``[0, num_classes)`` raises ValueError when the function runs
+    (naming ``what``), rather than giving a row of zeros, i.e. a loss of 0.
+    """
     labels = as_tensor_variable(labels)
-    expanded = labels.dimshuffle(*range(labels.type.ndim), "x")
-    return E.cast(E.eq(expanded, arange(num_classes, dtype=labels.type.dtype)), dtype)
+    if not is_int_dtype(labels.type.dtype):
+        raise TypeError(f"{what}: class-id labels must be integers, got {labels!r} of dtype "
+                        f"{labels.type.dtype}")
+    return OneHot(int(num_classes), normalize_dtype(dtype), what)(labels)
 
 
 def _targets(scores: TensorVariable, labels: Any, what: str) -> TensorVariable:
@@ -54,7 +63,7 @@ def _targets(scores: TensorVariable, labels: Any, what: str) -> TensorVariable:
                              f"scores' static shape {fmt_shape(scores.type.shape)} does not "
                              f"give it; give the scores a static last dimension or pass one-hot labels")
         _check_lead(scores, labels, what)
-        return one_hot(labels, k, scores.type.dtype)
+        return one_hot(labels, k, scores.type.dtype, what)
     if labels.type.ndim == scores.type.ndim:
         _check_lead(scores, labels, what, full=True)
         return labels if labels.type.dtype == scores.type.dtype else E.cast(labels, scores.type.dtype)
@@ -199,8 +208,9 @@ def hinge(scores: Any, labels: Any, delta: float = 1.0) -> TensorVariable:
     if labels.type.ndim == scores.type.ndim - 1:
         t = _targets(scores, labels, "hinge")
         correct = _sum(t * scores, axis=-1)
-        # Push the true class far down so the max picks the best wrong class.
-        rest = _max(scores - t * 1e30, axis=-1)
+        # The best wrong class: the true one masked to -inf (scores - t * 1e30 was NaN in
+        # float16, where 1e30 is inf and 0 * inf is NaN).
+        rest = _max(E.switch(E.gt(t, 0), -np.inf, scores), axis=-1)
         return E.maximum(delta + rest - correct, 0)
     t = _match(scores, labels, "hinge")
     return _per_example(E.maximum(delta - t * scores, 0))

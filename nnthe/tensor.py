@@ -28,7 +28,7 @@ from .core.ops.shape import (dimshuffle, expand_dims, flatten, reshape, shape, s
                              specify_shape, squeeze, transpose)
 from .core.ops.subtensor import inc_subtensor, set_subtensor, take
 from .core.shared import SharedVariable, shared
-from .core.types import TensorType
+from .core.types import DTYPE_ORIGIN, TensorType
 from .core.variable import TensorConstant, TensorVariable, as_tensor_variable, constant
 
 as_tensor = as_tensor_variable
@@ -69,7 +69,10 @@ def tensor(dtype: Any = None, shape: Sequence[int | None] | None = None, name: s
         shape = (None,) * (ndim or 0)
     elif ndim is not None and ndim != len(shape):
         raise ValueError(f"tensor(): ndim={ndim} contradicts shape={tuple(shape)}")
-    return TensorVariable(TensorType(dtype, tuple(shape)), name=name)
+    v = TensorVariable(TensorType(dtype, tuple(shape)), name=name)
+    # Whether the user named the dtype decides whether mixing it is an upcast to warn about.
+    v.tag[DTYPE_ORIGIN] = "default" if dtype is None or dtype == "floatX" else "chosen"
+    return v
 
 
 _KNOWN_DTYPE_NAMES = {"floatX", "bool", "int8", "int16", "int32", "int64", "uint8", "uint16",

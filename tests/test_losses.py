@@ -137,3 +137,71 @@ def test_errors():
         losses.aggregate(T.vector("l"), mode="avg")
     with pytest.raises(ValueError, match="needs weights"):
         losses.aggregate(T.vector("l"), mode="normalized_sum")
+
+
+# -- out-of-range class ids (issue 13, item 9) --------------------------------------------
+# Every loss that takes integer class ids raises the fused op's ValueError for a label
+# outside [0, K), for the loss and for its gradient compiled alone: a row of zeros from a
+# one-hot of label 4 (or -1) of 4 classes would otherwise give a silent loss.
+
+_Z2 = dict(name="z", shape=(None, 4))
+_Z3 = dict(name="z", shape=(None, 2, 4))
+
+_INT_LABEL_LOSSES = {
+    "softmax_cross_entropy": (_Z2, lambda z, y: losses.softmax_cross_entropy(z, y)),
+    "softmax_cross_entropy, label_smoothing": (
+        _Z2, lambda z, y: losses.softmax_cross_entropy(z, y, label_smoothing=0.1)),
+    "softmax_cross_entropy, 3-d": (_Z3, lambda z, y: losses.softmax_cross_entropy(z, y)),
+    "categorical_crossentropy(softmax(z))": (
+        _Z2, lambda z, y: losses.categorical_crossentropy(T.nnet.softmax(z), y)),
+    "categorical_crossentropy(p)": (
+        _Z2, lambda z, y: losses.categorical_crossentropy(T.nnet.sigmoid(z), y)),
+    "categorical_crossentropy, 3-d": (
+        _Z3, lambda z, y: losses.categorical_crossentropy(T.nnet.softmax(z), y)),
+    "hinge": (_Z2, lambda z, y: losses.hinge(z, y)),
+    "hinge, 3-d": (_Z3, lambda z, y: losses.hinge(z, y)),
+}
+
+
+@pytest.mark.parametrize("bad", [4, -1])
+@pytest.mark.parametrize("output", ["loss", "grad"])
+@pytest.mark.parametrize("case", list(_INT_LABEL_LOSSES))
+def test_int_labels_out_of_range_raise(case, output, bad):
+    zkw, make = _INT_LABEL_LOSSES[case]
+    z = T.tensor("float32", **zkw)
+    y = T.tensor("int32", shape=zkw["shape"][:-1], name="y")
+    loss = make(z, y).sum()
+    f = nnthe.function([z, y], loss if output == "loss" else nnthe.grad(loss, z))
+    zv = np.random.default_rng(0).normal(size=(3,) + zkw["shape"][1:]).astype("float32")
+    good = np.zeros((3,) + zkw["shape"][1:-1], "int32")
+    assert np.all(np.isfinite(f(zv, good)))
+    labels = good.copy()
+    labels.flat[1] = bad
+    with pytest.raises(ValueError, match=rf"a label is outside \[0, 4\): label {bad} at index"):
+        f(zv, labels)
+    labels.flat[1] = 3  # the largest valid label is accepted
+    assert np.all(np.isfinite(f(zv, labels)))
+
+
+def test_losses_one_hot_refuses_floats_and_range():
+    y = T.ivector("y")
+    with pytest.raises(TypeError, match="integers"):
+        losses.one_hot(T.vector("f"), 3, "float32")
+    f = nnthe.function([y], losses.one_hot(y, 3, "float32"))
+    np.testing.assert_array_equal(f(np.array([2, 0], "int32")), [[0, 0, 1], [1, 0, 0]])
+    with pytest.raises(ValueError, match=r"one_hot: a label is outside \[0, 3\)"):
+        f(np.array([0, 3], "int32"))
+
+
+@pytest.mark.parametrize("dtype", ["float16", "float32", "float64"])
+def test_hinge_class_ids_in_every_float_dtype(dtype):
+    z = np.array([[1, 2, 3, 4], [0, 0, 0, 0], [5, -1, 2, 0]], dtype)
+    y = np.array([0, 3, 0], "int32")
+    zs, ys = T.tensor(dtype, shape=(None, 4), name="z"), T.ivector("y")
+    loss = losses.hinge(zs, ys)
+    out, g = nnthe.function([zs, ys], [loss, nnthe.grad(loss.sum(), zs)])(z, y)
+    assert out.dtype == dtype
+    np.testing.assert_allclose(out.astype(np.float64), [4.0, 1.0, 0.0])
+    # The best wrong class gets +1 (split among ties, see T.max), the true one -1.
+    np.testing.assert_allclose(g.astype(np.float64), [[-1, 0, 0, 1], [1 / 3, 1 / 3, 1 / 3, -1],
+                                                      [0, 0, 0, 0]], atol=1e-3)

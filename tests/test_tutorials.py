@@ -160,10 +160,22 @@ def test_jacobian_and_hessian_without_scan():
     numpy.testing.assert_array_equal(f([4, 4]), [[2., 0.], [0., 2.]])
 
 
-def test_a_real_example_logistic_regression(floatX_64):
-    # CHANGED: runs with floatX=float64, Theano's default floatX. With nnthe's float32
-    # default, ``shared(0.)`` is float32 and ``- b`` next to the float64 data is an
-    # UpcastWarning (as designed).
+@pytest.fixture(params=["float32", "float64"])
+def any_floatX(request):
+    """Run a test with nnthe's default floatX (float32) and with Theano's (float64)."""
+    from nnthe.config import config
+
+    old = config.floatX
+    config.floatX = request.param
+    yield request.param
+    config.floatX = old
+
+
+def test_a_real_example_logistic_regression(any_floatX):
+    # Unchanged but for the seed and the number of steps, in both floatX: with nnthe's
+    # float32 default, ``shared(0.)`` is float32 and ``- b`` next to the float64 data the
+    # user declared (T.dmatrix) computes in float64 without an UpcastWarning (which
+    # pytest makes an error): float64 was asked for, and b's float32 was only a default.
     rng = numpy.random.RandomState(0)  # CHANGED: seeded (was ``numpy.random``)
 
     N = 400                                   # training sample size
@@ -211,6 +223,8 @@ def test_a_real_example_logistic_regression(floatX_64):
             first = err.mean()
 
     assert w.get_value().dtype == numpy.float64 and w.get_value().shape == (feats,)
+    assert b.get_value().dtype == any_floatX  # shared(0.) follows floatX
+    assert err.dtype == numpy.float64
     assert err.mean() < first
     assert (predict(D[0]) == D[1]).mean() > 0.95
 

@@ -7,7 +7,7 @@ import numpy as np
 
 from ..config import config
 from .graph import Variable
-from .types import TensorType, fmt_shape
+from .types import DTYPE_ORIGIN, TensorType, fmt_shape
 from .variable import TensorVariable, as_tensor_variable, is_weak, retype_weak
 
 
@@ -101,17 +101,23 @@ def shared(value: Any, name: str | None = None, borrow: bool = False,
     """
     if isinstance(value, Variable):
         raise TypeError(f"shared() takes a value, got the symbolic variable {value!r}")
+    # Where the dtype comes from (see nnthe.core.types.dtype_origin): floatX for Python
+    # floats is a default, dtype= a choice; a NumPy array's dtype is neither.
+    origin = None
     if dtype is not None:
         arr = np.asarray(value, dtype=dtype)
+        origin = "chosen"
     elif isinstance(value, np.ndarray):
         arr = value
     elif isinstance(value, float) and not isinstance(value, np.generic):
         # A Python float is untyped; a NumPy scalar (np.float64(0)) keeps its dtype.
         arr = np.asarray(value, dtype=config.floatX)
+        origin = "default"
     else:
         arr = np.asarray(value)
         if arr.dtype.kind == "f" and not isinstance(value, np.generic):
             arr = arr.astype(config.floatX)
+            origin = "default"
     if arr.dtype.kind in "OUSVM":
         raise TypeError(f"shared() needs numeric data, got dtype {arr.dtype}")
     if not borrow and arr is value:
@@ -120,7 +126,10 @@ def shared(value: Any, name: str | None = None, borrow: bool = False,
     ttype = TensorType(arr.dtype.name, static)
     if not ttype.shape_matches(arr.shape):
         raise ValueError(f"shared(): value of shape {arr.shape} does not match shape={fmt_shape(static)}")
-    return SharedVariable(ttype, arr, name=name)
+    var = SharedVariable(ttype, arr, name=name)
+    if origin is not None:
+        var.tag[DTYPE_ORIGIN] = origin
+    return var
 
 
 def check_update(var: SharedVariable, update: Any) -> TensorVariable:

@@ -12,7 +12,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from ..config import config
-from .graph import Op, Type, Variable, _creation_site
+from .graph import Constant, Op, Type, Variable, _creation_site
 
 #: dtypes a tensor may have.
 ALL_DTYPES = (
@@ -60,16 +60,75 @@ def upcast(*dtypes: str) -> str:
 
 _warned_sites: set = set()
 
+#: The tag that says where a float variable's dtype came from:
+#: ``"chosen"`` (the user named it: ``T.dmatrix``, ``dtype=``, ``T.cast``) or
+#: ``"default"`` (``config.floatX`` picked it: ``T.matrix()``, ``shared(0.)``). Anything
+#: else (constants, the dtype of a NumPy array, variables built without the tag) is
+#: ``"other"``. Results carry the origin of their same-dtype inputs (cached here).
+DTYPE_ORIGIN = "dtype_origin"
+
+
+def dtype_origin(v: Variable) -> str:
+    """Where ``v``'s dtype came from: ``"chosen"``, ``"default"`` or ``"other"``.
+
+    A result is ``"chosen"`` when one of its inputs of its dtype is, ``"default"`` when
+    all of them are (or when it has none and its dtype is floatX), else ``"other"``.
+    The walk is iterative and memoised in the variables' tags.
+    """
+    stack = [v]
+    while stack:
+        u = stack[-1]
+        if DTYPE_ORIGIN in u.tag:
+            stack.pop()
+            continue
+        if u.owner is None:
+            u.tag[DTYPE_ORIGIN] = "other"
+            stack.pop()
+            continue
+        same = [i for i in u.owner.inputs
+                if isinstance(i.type, TensorType) and i.type.dtype == u.type.dtype
+                and not (isinstance(i, Constant) and i.weak)]  # Python numbers adapt
+        todo = [i for i in same if DTYPE_ORIGIN not in i.tag]
+        if todo:
+            stack.extend(todo)
+            continue
+        origins = {i.tag[DTYPE_ORIGIN] for i in same}
+        if "chosen" in origins:
+            u.tag[DTYPE_ORIGIN] = "chosen"
+        elif origins == {"default"} or (not origins and u.type.dtype == config.floatX):
+            u.tag[DTYPE_ORIGIN] = "default"
+        else:
+            u.tag[DTYPE_ORIGIN] = "other"
+        stack.pop()
+    return v.tag[DTYPE_ORIGIN]
+
+
+def _requested(inputs: Sequence[Variable]) -> bool:
+    """Whether a float64 result of ``inputs`` is what the user asked for: every float64
+    operand has a dtype the user chose (``T.dmatrix``, ``dtype='float64'``, a cast) and
+    every narrower float operand has floatX's default dtype (``shared(0.)``,
+    ``T.matrix()``), as in Theano's tutorials written for floatX=float64. A float64
+    constant or NumPy array, or a float32 the user chose, still warns."""
+    for v in inputs:
+        if not isinstance(v.type, TensorType):
+            continue
+        if v.type.dtype == "float64" and dtype_origin(v) != "chosen":
+            return False
+        if v.type.dtype in ("float32", "float16") and dtype_origin(v) != "default":
+            return False
+    return True
+
 
 def warn_float64_upcast(inputs: Sequence[Variable], out_dtype: str, what: str) -> None:
-    """Warn once per creation site when float32 values are silently promoted to float64."""
+    """Warn once per creation site when float32 values are promoted to float64 without
+    the user asking for float64 (see :func:`_requested`)."""
     if not config.warn_float64 or out_dtype != "float64":
         return
     dtypes = [v.type.dtype for v in inputs if isinstance(v.type, TensorType)]
     if "float32" not in dtypes and "float16" not in dtypes:
         return
     site = _creation_site()
-    if site in _warned_sites:
+    if site in _warned_sites or _requested(inputs):
         return
     _warned_sites.add(site)
     described = ", ".join(f"{v!r}: {v.type.dtype}" for v in inputs)
@@ -83,7 +142,12 @@ def warn_float64_upcast(inputs: Sequence[Variable], out_dtype: str, what: str) -
 
 
 class UpcastWarning(UserWarning):
-    """An expression promotes float32 values to float64 without being asked to."""
+    """An expression promotes float32 values to float64 without being asked to.
+
+    Not raised when every float64 operand has a dtype the user chose (``T.dmatrix``,
+    ``dtype='float64'``, ``T.cast``) and every float32 one only floatX's default
+    (``shared(0.)``, ``T.matrix()``): see :func:`dtype_origin`.
+    """
 
 
 class TensorType(Type):

@@ -85,7 +85,7 @@ class Adam(Optimizer):
 
     def _param_updates(self, i: int, p: SharedVariable, g: TensorVariable,
                        updates: OrderedDict, t: Any) -> None:
-        dtype = p.type.dtype
+        dtype = self._dtype(p)
         lr = self._h("learning_rate", dtype)
         if self.decoupled:
             p_in = p * (1 - lr * self._h("weight_decay", dtype)) if self._decay_in_graph else p
@@ -187,7 +187,7 @@ class Adamax(Optimizer):
 
     def _param_updates(self, i: int, p: SharedVariable, g: TensorVariable,
                        updates: OrderedDict, t: Any) -> None:
-        dtype = p.type.dtype
+        dtype = self._dtype(p)
         g = self._coupled_decay(p, g)
         b1, b2 = self._h("beta1", dtype), self._h("beta2", dtype)
         m, u = self._slot(i, "m"), self._slot(i, "u")

@@ -61,7 +61,7 @@ class Adagrad(Optimizer):
 
     def _param_updates(self, i: int, p: SharedVariable, g: TensorVariable,
                        updates: OrderedDict, t: Any) -> None:
-        dtype = p.type.dtype
+        dtype = self._dtype(p)
         g = self._coupled_decay(p, g)
         s = self._slot(i, "sum_sq")
         s_new = s + sqr(g)
@@ -131,7 +131,7 @@ class RMSprop(Optimizer):
 
     def _param_updates(self, i: int, p: SharedVariable, g: TensorVariable,
                        updates: OrderedDict, t: Any) -> None:
-        dtype = p.type.dtype
+        dtype = self._dtype(p)
         g = self._coupled_decay(p, g)
         alpha = self._h("alpha", dtype)
         s = self._slot(i, "square_avg")
@@ -197,7 +197,7 @@ class Adadelta(Optimizer):
 
     def _param_updates(self, i: int, p: SharedVariable, g: TensorVariable,
                        updates: OrderedDict, t: Any) -> None:
-        dtype = p.type.dtype
+        dtype = self._dtype(p)
         g = self._coupled_decay(p, g)
         rho = self._h("rho", dtype)
         s, u = self._slot(i, "square_avg"), self._slot(i, "acc_delta")

@@ -17,7 +17,8 @@ from ..core.shared import SharedVariable
 from ..core.types import TensorType, is_float_dtype
 from ..core.variable import TensorVariable, as_tensor_variable
 
-__all__ = ["Optimizer", "Hyperparameter", "check_kwargs", "collect_grads", "check_params"]
+__all__ = ["Optimizer", "Hyperparameter", "check_kwargs", "collect_grads", "check_params",
+           "compute_dtype"]
 
 #: Names PyTorch or Keras users type, and what nnthe calls them.
 _ALIASES = {
@@ -188,6 +189,19 @@ def collect_grads(loss_or_grads: Any, params: list[SharedVariable], what: str) -
             for g, p in zip(grads, params)]
 
 
+#: Parameter dtypes whose update is computed (and whose state is kept) in a wider dtype.
+#: In float16, epsilon = 1e-8 rounds to 0 and g**2 underflows below |g| = 2.4e-4, so
+#: Adam's m / (sqrt(v) + eps) is 0/0 or x/0: torch.optim on float16 parameters gives
+#: inf and NaN there. The mixed-precision recipe is float32 arithmetic and state with the
+#: parameter rounded to float16 after each step.
+_COMPUTE_DTYPES = {"float16": "float32"}
+
+
+def compute_dtype(dtype: str) -> str:
+    """The dtype an optimizer computes the update of a ``dtype`` parameter in."""
+    return _COMPUTE_DTYPES.get(dtype, dtype)
+
+
 class Optimizer:
     """Base class of the optimizers: turns a loss and parameters into update rules.
 
@@ -195,8 +209,10 @@ class Optimizer:
     :meth:`_add_hyper` and implement :meth:`_param_updates`. Hyper-parameters are
     float scalar shared variables (:attr:`hyperparams`), so a change
     (``opt.learning_rate.set_value(0.01)``, ``opt.lr = 0.01`` or a schedule) takes
-    effect in already compiled functions. The state (moments, step count) is shared
-    variables too (:attr:`state`), named ``"<param name>/<slot>"`` (``"0/W/m"``) when
+    effect in already compiled functions. float16 parameters are updated in float32
+    arithmetic from float32 state, and the new value is rounded to float16 (what mixed
+    precision needs: in float16, Adam's epsilon and small squared gradients are 0). The
+    state (moments, step count) is shared variables too (:attr:`state`), named ``"<param name>/<slot>"`` (``"0/W/m"``) when
     all parameters have distinct names, else ``"param<i>/<slot>"``; global state is
     ``"step"``.
 
@@ -267,6 +283,10 @@ class Optimizer:
     def lr(self, value: float) -> None:
         self._hyper["learning_rate"].set_value(value)
 
+    def _dtype(self, p: SharedVariable) -> str:
+        """The dtype the update of ``p`` is computed in (see :func:`compute_dtype`)."""
+        return compute_dtype(p.type.dtype)
+
     def _h(self, name: str, dtype: str) -> TensorVariable:
         """Hyper-parameter ``name`` in ``dtype`` (an explicit cast, so no upcast warning)."""
         var = self._hyper[name]
@@ -279,8 +299,9 @@ class Optimizer:
         var = self._state.get(key)
         if var is None:
             p = self._params[index]  # type: ignore[index]
-            value = np.full(p.get_value(borrow=True).shape, fill, dtype=p.type.dtype)
-            var = SharedVariable(TensorType(p.type.dtype, p.type.shape), value, name=key)
+            dtype = self._dtype(p)
+            value = np.full(p.get_value(borrow=True).shape, fill, dtype=dtype)
+            var = SharedVariable(TensorType(dtype, p.type.shape), value, name=key)
             self._state[key] = var
         return var
 
@@ -348,6 +369,8 @@ class Optimizer:
         params = check_params(params, what)
         grads = collect_grads(loss_or_grads, params, what)
         self._bind(params)
+        grads = [g if g.type.dtype == self._dtype(p) else cast(g, self._dtype(p))
+                 for g, p in zip(grads, params)]
         grads = self._transform_grads(grads)
         updates: OrderedDict = OrderedDict()
         t = None
@@ -357,6 +380,8 @@ class Optimizer:
             updates[step] = t
         for i, (p, g) in enumerate(zip(params, grads)):
             self._param_updates(i, p, g, updates, t)
+            if updates[p].type.dtype != p.type.dtype:
+                updates[p] = cast(updates[p], p.type.dtype)  # float32 arithmetic, float16 p
         return updates
 
     def _transform_grads(self, grads: list[TensorVariable]) -> list[TensorVariable]:
@@ -376,7 +401,7 @@ class Optimizer:
     def _coupled_decay(self, p: SharedVariable, g: TensorVariable) -> TensorVariable:
         """``g + weight_decay * p`` (L2 regularization as in torch), when enabled."""
         if self._decay_in_graph:
-            return g + self._h("weight_decay", p.type.dtype) * p
+            return g + self._h("weight_decay", self._dtype(p)) * p
         return g
 
     def _init_decay(self, weight_decay: Any) -> None:

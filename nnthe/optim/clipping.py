@@ -22,6 +22,11 @@ from ..core.variable import TensorVariable, as_tensor_variable
 __all__ = ["total_norm_constraint", "clip_by_value", "clip_grads", "norm_constraint"]
 
 
+def _wide(dtype: str) -> str:
+    """float32 for float16 (see :func:`nnthe.optim.base.compute_dtype`), else ``dtype``."""
+    return "float32" if dtype == "float16" else dtype
+
+
 def _positive(value: Any, name: str, what: str) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float, np.number)):
         raise TypeError(f"{what}: {name} must be a number, got {value!r} ({type(value).__name__})")
@@ -67,7 +72,8 @@ def total_norm_constraint(tensor_vars: Sequence[Any], max_norm: float, epsilon: 
     Returns
     -------
     list of tensors, or (list, norm)
-        The rescaled tensors with their dtypes; the norm is in the widest float dtype.
+        The rescaled tensors with their dtypes; the norm is in the widest float dtype
+        (float32 for float16 tensors, whose squares overflow past 256).
 
     Examples
     --------
@@ -81,10 +87,11 @@ def total_norm_constraint(tensor_vars: Sequence[Any], max_norm: float, epsilon: 
     tensors = _tensors(tensor_vars, what)
     # Mixed float32/float64 lists: sum in the widest dtype, with explicit casts so no
     # upcast warning fires.
-    dtype = upcast(*[t.type.dtype for t in tensors])
+    # float16 squares overflow past 256: their norm is computed in float32.
+    dtype = _wide(upcast(*[t.type.dtype for t in tensors]))
     total = None
     for t in tensors:
-        term = _sum(sqr(t))
+        term = _sum(sqr(cast(t, _wide(t.type.dtype)) if t.type.dtype == "float16" else t))
         term = term if term.type.dtype == dtype else cast(term, dtype)
         total = term if total is None else total + term
     norm = sqrt(total)
@@ -178,5 +185,9 @@ def norm_constraint(tensor_var: Any, max_norm: float, norm_axes: Sequence[int] |
     else:
         raise ValueError(f"{what}: cannot choose the norm axes of a {ndim}-d tensor {t!r}; "
                          "pass norm_axes=")
+    if t.type.dtype == "float16":
+        # float16 squares overflow past 256: scale in float32, round back.
+        return cast(norm_constraint(cast(t, _wide(t.type.dtype)), max_norm, axes, epsilon),
+                    t.type.dtype)
     norms = sqrt(_sum(sqr(t), axis=axes, keepdims=True))
     return t * (clip(norms, 0.0, max_norm) / (norms + float(epsilon)))

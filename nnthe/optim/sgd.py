@@ -45,7 +45,7 @@ class SGD(Optimizer):
     def _param_updates(self, i: int, p: SharedVariable, g: TensorVariable,
                        updates: OrderedDict, t: Any) -> None:
         g = self._coupled_decay(p, g)
-        updates[p] = p - self._h("learning_rate", p.type.dtype) * g
+        updates[p] = p - self._h("learning_rate", self._dtype(p)) * g
 
 
 class Momentum(SGD):
@@ -88,7 +88,7 @@ class Momentum(SGD):
 
     def _param_updates(self, i: int, p: SharedVariable, g: TensorVariable,
                        updates: OrderedDict, t: Any) -> None:
-        dtype = p.type.dtype
+        dtype = self._dtype(p)
         g = self._coupled_decay(p, g)
         mu = self._h("momentum", dtype)
         v = self._slot(i, "velocity")

@@ -81,6 +81,66 @@ def test_max_gradient_goes_to_maximal_elements():
     assert_close(g, [0.0, 1.0, 0.0])
 
 
+# -- ties (issue 13, item 13): k tied extrema get g / k each, as torch.amax / amin -------
+
+TIES = np.array([[1.0, 3.0, 3.0, 2.0],
+                 [5.0, 5.0, 5.0, -1.0],
+                 [0.0, -2.0, 4.0, -1.0]])
+
+
+@pytest.mark.parametrize("name", ["max", "min"])
+@pytest.mark.parametrize("axis", [None, 0, 1], ids=str)
+@pytest.mark.parametrize("keepdims", [False, True])
+def test_max_min_gradient_splits_ties(name, axis, keepdims):
+    x = T.dmatrix("x")
+    out = getattr(T, name)(x, axis=axis, keepdims=keepdims)
+    w = np.arange(1.0, 1.0 + np.prod(getattr(np, name)(TIES, axis=axis, keepdims=keepdims).shape))
+    ws = T.constant(w.reshape(getattr(np, name)(TIES, axis=axis, keepdims=keepdims).shape))
+    g = nnthe.function([x], nnthe.grad((out * ws).sum(), x))(TIES)
+    # Reference: the weight of each slice, shared by its tied extrema.
+    ext = getattr(np, name)(TIES, axis=axis, keepdims=True)
+    hit = (TIES == ext).astype(float)
+    ref = hit / hit.sum(axis=axis, keepdims=True) * w.reshape(ext.shape)
+    assert_close(g, ref)
+    # Each slice's gradient sums to its weight, whatever the number of ties.
+    assert_close(g.sum(axis=axis), w.reshape(ext.shape).sum(axis=axis) if axis is not None
+                 else w.sum())
+    torch = pytest.importorskip("torch")
+    t = torch.tensor(TIES, requires_grad=True)
+    dims = tuple(range(2)) if axis is None else axis
+    tout = getattr(torch, "a" + name)(t, dim=dims, keepdim=keepdims)
+    (tout * torch.tensor(w.reshape(tuple(tout.shape)))).sum().backward()
+    assert_close(g, t.grad.numpy())
+
+
+def test_max_gradient_two_ties_sum_to_one():
+    x = T.dvector("x")
+    g = nnthe.function([x], nnthe.grad(x.max(), x))(np.array([1.0, 3.0, 3.0]))
+    assert_close(g, [0.0, 0.5, 0.5])
+
+
+def test_argmax_indexing_routes_the_gradient_to_the_first_maximum():
+    # The argmax-based form picks one element (NumPy's first maximum): all of g goes there.
+    x = T.dmatrix("x")
+    picked = x[T.arange(x.shape[0]), T.argmax(x, axis=1)]
+    g = nnthe.function([x], nnthe.grad(picked.sum(), x))(TIES)
+    ref = np.zeros_like(TIES)
+    ref[np.arange(3), TIES.argmax(axis=1)] = 1.0
+    assert_close(g, ref)
+    g = nnthe.function([x], nnthe.grad(x[T.arange(x.shape[0]), T.argmin(x, axis=1)].sum(), x))(TIES)
+    ref = np.zeros_like(TIES)
+    ref[np.arange(3), TIES.argmin(axis=1)] = 1.0
+    assert_close(g, ref)
+
+
+@pytest.mark.parametrize("name", ["max", "min"])
+def test_max_min_gradient_away_from_ties_second_order(name, rng):
+    # Away from ties the split changes nothing: differences agree, also for a grad of grad.
+    x = rng.permutation(12).reshape(3, 4) / 10.0 + 0.5
+    check_grad(lambda v: getattr(T, name)(v * v, axis=1), [x])
+    check_grad(lambda v: nnthe.grad((getattr(T, name)(v * v, axis=0) ** 2).sum(), v), [x])
+
+
 @pytest.mark.parametrize("name,ref", [("argmax", np.argmax), ("argmin", np.argmin)])
 @pytest.mark.parametrize("axis", [None, 0, 1, -1])
 @pytest.mark.parametrize("keepdims", [False, True])
@@ -169,3 +229,69 @@ def test_axis_errors():
         T.argmax(T.matrix(), axis=-3)
     with pytest.raises(ValueError, match="size 0"):
         T.max(T.tensor("float32", shape=(0, 3)), axis=0)
+
+
+# -- float16 accumulates in float32 (issue 13, item 11) ----------------------------------
+
+_F16_CASES = {
+    "ones": np.ones(100_000, np.float16),
+    "300s": np.full(100_000, 300, np.float16),
+    "small": np.full(70_000, 1e-3, np.float16),
+    "mixed": np.random.default_rng(0).standard_normal(50_000).astype(np.float16) * 100,
+}
+
+
+@pytest.mark.parametrize("data", list(_F16_CASES))
+@pytest.mark.parametrize("name", ["mean", "var", "std", "logsumexp"])
+def test_float16_reductions_accumulate_in_float32(name, data):
+    v = _F16_CASES[data]
+    x = T.tensor("float16", shape=(None,), name="x")
+    got = nnthe.function([x], getattr(T, name)(x))(v)
+    assert got.dtype == np.float16 and np.isfinite(got)
+    v64 = v.astype(np.float64)
+    ref = {"mean": v64.mean(), "var": v64.var(), "std": v64.std(),
+           "logsumexp": np.log(np.exp(v64 - v64.max()).sum()) + v64.max()}[name]
+    np.testing.assert_allclose(float(got), ref, rtol=2e-3, atol=1e-3)
+    torch = pytest.importorskip("torch")
+    if name != "logsumexp":  # torch's float16 logsumexp overflows where this one does not
+        t = torch.from_numpy(v)
+        want = {"mean": t.mean(), "var": t.var(unbiased=False), "std": t.std(unbiased=False)}[name]
+        assert want.dtype == torch.float16
+        np.testing.assert_allclose(float(got), float(want), rtol=2e-3, atol=1e-3)
+
+
+def test_float16_mean_of_100000_ones_is_one_with_axis_and_grad():
+    x = T.tensor("float16", shape=(None, None), name="x")
+    v = np.ones((2, 100_000), np.float16)
+    m, m1, g = nnthe.function([x], [x.mean(), T.mean(x, axis=1, keepdims=True),
+                                    nnthe.grad(x.mean(), x)])(v)
+    assert m == 1 and m.dtype == np.float16
+    np.testing.assert_array_equal(m1, [[1], [1]])
+    assert g.dtype == np.float16
+    np.testing.assert_allclose(g.astype(np.float64), 1 / 200_000, rtol=2e-2)
+
+
+def test_float16_sum_and_prod_round_like_torch():
+    # The float32 partial sums are rounded once: 65,504 is float16's largest value.
+    x = T.tensor("float16", shape=(None,), name="x")
+    f = nnthe.function([x], [x.sum(), x.prod(), x.sum(dtype="float32")])
+    with np.errstate(over="ignore"):
+        s, p, s32 = f(np.ones(100_000, np.float16))
+    assert s.dtype == np.float16 and np.isinf(s)  # as torch: float16 cannot hold 1e5
+    assert s32.dtype == np.float32 and s32 == 100_000
+    # A product whose partial products underflow float16 but whose result does not.
+    v = np.array([1e-4, 1e-4, 1e4, 1e4], np.float16)
+    assert float(f(v)[1]) == pytest.approx(float(np.prod(v.astype(np.float64))), rel=2e-3)
+    torch = pytest.importorskip("torch")
+    t = torch.ones(100_000, dtype=torch.float16)
+    assert torch.isinf(t.sum())
+
+
+def test_float16_mean_gradient_matches_float32(rng):
+    x16 = rng.standard_normal((3, 5)).astype(np.float16)
+    x = T.tensor("float16", shape=(3, 5), name="x")
+    g = nnthe.function([x], nnthe.grad(T.var(x, axis=1).sum() + x.mean(), x))(x16)
+    xd = T.dmatrix("xd")
+    gd = nnthe.function([xd], nnthe.grad(T.var(xd, axis=1).sum() + xd.mean(), xd))(x16.astype(np.float64))
+    assert g.dtype == np.float16
+    np.testing.assert_allclose(g.astype(np.float64), gd, rtol=5e-3, atol=5e-3)

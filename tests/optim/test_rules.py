@@ -161,3 +161,90 @@ def test_clip_norm_matches_torch_clip_grad_norm():
         torch.nn.utils.clip_grad_norm_(ps, 0.2)
         topt.step()
     np.testing.assert_allclose(got[-1][0], ps[0].detach().numpy(), rtol=1e-4)
+
+
+# -- float16 parameters (issue 13, item 11) ----------------------------------------------
+# In float16, epsilon = 1e-8 is 0 and g**2 underflows below |g| = 2.4e-4: torch.optim on
+# float16 parameters gives inf/NaN for such gradients. nnthe computes the update of a
+# float16 parameter in float32 from float32 state and rounds the parameter to float16
+# (the mixed-precision recipe). Reference: torch on a float32 copy of the parameter
+# rounded to float16 after every step, with the float16 gradient.
+
+_G16 = np.array([[1e-3, 1e-5, 0.0, 1.0, -2.0, 3e-4, -6e-8, 50.0],
+                 [2e-3, -1e-5, 0.0, 0.5, -1.0, 1e-4, 0.0, -30.0],
+                 [1e-3, 1e-5, 0.0, 1.0, 2.0, -3e-4, 6e-8, 10.0]], dtype=np.float16)
+
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_float16_params_match_torch_in_float32(name):
+    import nnthe
+    import nnthe.tensor as T
+
+    make, _, _, make_torch = CASES[name]
+    w0 = np.linspace(-1, 1, 8).astype(np.float16)
+    W = nnthe.shared(w0.copy(), name="W")
+    G = T.tensor("float16", shape=(8,), name="g")
+    opt = make()
+    f = nnthe.function([G], [], updates=opt.updates([G], [W]))
+    got = []
+    for g in _G16:
+        f(g)
+        got.append(W.get_value())
+    assert all(v.dtype == np.float16 and np.all(np.isfinite(v)) for v in got)
+    assert [v.get_value().dtype for k, v in opt.state.items() if k != "step"] == \
+        [np.float32] * (len(opt.state) - ("step" in opt.state))
+    assert not np.array_equal(got[-1], w0)
+    torch = pytest.importorskip("torch")
+    q = torch.tensor(w0.astype(np.float32), requires_grad=True)
+    topt = make_torch(torch.optim, [q])
+    for step, g in enumerate(_G16):
+        q.grad = torch.from_numpy(g.astype(np.float32))
+        topt.step()
+        with torch.no_grad():
+            q.copy_(q.half().float())
+        np.testing.assert_allclose(got[step].astype(np.float32), q.detach().numpy(),
+                                   rtol=2e-3, atol=1e-4, err_msg=f"step {step + 1}")
+
+
+def test_float16_adam_one_step_is_finite_from_a_loss():
+    # The issue's case: a float16 model trained by Adam, every parameter NaN after a step.
+    import nnthe
+    import nnthe.tensor as T
+
+    rng = np.random.default_rng(0)
+    W = nnthe.shared(rng.standard_normal((4, 3)).astype(np.float16), name="W")
+    x = T.tensor("float16", shape=(None, 4), name="x")
+    loss = (T.dot(x, W) ** 2).mean()
+    f = nnthe.function([x], loss, updates=optim.Adam(1e-3).updates(loss, [W]))
+    w0 = W.get_value()
+    f(rng.standard_normal((16, 4)).astype(np.float16) * 1e-3)
+    w1 = W.get_value()
+    assert w1.dtype == np.float16 and np.all(np.isfinite(w1))
+    assert 0 < np.abs(w1.astype(np.float32) - w0).max() < 2e-3  # one step of about lr
+
+
+@pytest.mark.parametrize("clip", [dict(clip_norm=1.0), dict(clip_value=1.0)])
+def test_float16_clipping_of_large_gradients(clip):
+    # Gradients of 300: their float16 squares (90,000) overflow; the norm is float32.
+    import nnthe
+    import nnthe.tensor as T
+
+    W = nnthe.shared(np.zeros(4, np.float16), name="W")
+    G = T.tensor("float16", shape=(4,), name="g")
+    f = nnthe.function([G], [], updates=optim.SGD(0.1, **clip).updates([G], [W]))
+    f(np.array([300, -300, 300, 0], np.float16))
+    w = W.get_value().astype(np.float64)
+    want = -0.1 * (np.array([1, -1, 1, 0]) / np.sqrt(3) if "clip_norm" in clip
+                   else np.array([1, -1, 1, 0]))
+    np.testing.assert_allclose(w, want, rtol=2e-3)
+
+
+def test_float16_norm_constraint():
+    import nnthe
+    import nnthe.tensor as T
+
+    w = np.full((3, 2), 300, np.float16)
+    Wv = T.tensor("float16", shape=(3, 2), name="w")
+    out = nnthe.function([Wv], optim.norm_constraint(Wv, 1.0))(w)
+    assert out.dtype == np.float16
+    np.testing.assert_allclose(out.astype(np.float64), np.full((3, 2), 1 / np.sqrt(3)), rtol=2e-3)

@@ -10,7 +10,8 @@ from ..graph import Apply, Op
 from ..ops import elemwise as E
 from ..types import disconnected_type, is_int_dtype, TensorType
 from ..variable import TensorVariable, as_tensor_variable
-from .softmax import Softmax, SoftmaxCrossEntropyWithLogits, _check_targets, _float_input, _OneHotLike
+from .softmax import (Softmax, SoftmaxCrossEntropyWithLogits, _check_targets, _float_input,
+                      _OneHotLike, check_labels)
 
 
 class CategoricalCrossEntropy(Op):
@@ -32,8 +33,7 @@ class CategoricalCrossEntropy(Op):
 
     def perform(self, node, p, y):
         if y.ndim == 1:
-            if y.size and (y.min() < 0 or y.max() >= p.shape[1]):
-                raise ValueError(f"categorical_crossentropy: a label is outside [0, {p.shape[1]})")
+            check_labels(y, p.shape[1], "categorical_crossentropy")
             picked = np.take_along_axis(p, y[:, None].astype(np.intp), axis=1)[:, 0]
             return -np.log(picked)
         return -(y * np.log(p)).sum(axis=1)
@@ -42,7 +42,7 @@ class CategoricalCrossEntropy(Op):
         p, y = inputs
         g = output_grads[0].dimshuffle(0, "x")
         if is_int_dtype(y.type.dtype):
-            return [-_OneHotLike()(y, p) / p * g, disconnected_type()]
+            return [-_OneHotLike("categorical_crossentropy")(y, p) / p * g, disconnected_type()]
         return [-y / p * g, -E.log(p) * g]
 
     def connection_pattern(self, node):

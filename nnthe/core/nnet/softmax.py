@@ -18,6 +18,20 @@ from ..ops.reduce import normalize_axis, sum as _sum
 from ..ops.reduce import logsumexp  # noqa: F401  (re-exported by nnthe.nnet)
 
 
+def check_labels(labels: np.ndarray, n_classes: int, what: str) -> None:
+    """Raise ValueError if an integer label is outside ``[0, n_classes)``.
+
+    Two reductions over the labels (min and max), nothing over the scores; the slow
+    search for the culprit runs only on the error path.
+    """
+    if labels.size and (labels.min() < 0 or labels.max() >= n_classes):
+        flat = labels.ravel()
+        pos = int(np.flatnonzero((flat < 0) | (flat >= n_classes))[0])
+        where = tuple(int(i) for i in np.unravel_index(pos, labels.shape))
+        raise ValueError(f"{what}: a label is outside [0, {n_classes}): label {flat[pos]} at "
+                         f"index {where if labels.ndim > 1 else pos}")
+
+
 def _float_input(x: Any, what: str) -> TensorVariable:
     x = as_tensor_variable(x)
     if not is_float_dtype(x.type.dtype):
@@ -100,13 +114,18 @@ def log_softmax(x: Any, axis: int = -1) -> TensorVariable:
 # ---------------------------------------------------------------------------------------
 
 class OneHot(Op):
-    """Integer labels of any shape -> ``labels.shape + (n_classes,)`` of ``dtype``."""
+    """Integer labels of any shape -> ``labels.shape + (n_classes,)`` of ``dtype``.
 
-    __props__ = ("n_classes", "dtype")
+    A label outside ``[0, n_classes)`` raises ValueError at run time, named after
+    ``what`` (the function the user called: ``one_hot``, a loss).
+    """
 
-    def __init__(self, n_classes: int, dtype: str) -> None:
+    __props__ = ("n_classes", "dtype", "what")
+
+    def __init__(self, n_classes: int, dtype: str, what: str = "one_hot") -> None:
         self.n_classes = int(n_classes)
         self.dtype = dtype
+        self.what = what
 
     def make_node(self, labels: Any) -> Apply:
         labels = as_tensor_variable(labels)
@@ -116,9 +135,7 @@ class OneHot(Op):
         return Apply(self, [labels], [TensorType(self.dtype, labels.type.shape + (self.n_classes,))])
 
     def perform(self, node, labels):
-        if labels.size and (labels.min() < 0 or labels.max() >= self.n_classes):
-            bad = labels[(labels < 0) | (labels >= self.n_classes)].ravel()[0]
-            raise ValueError(f"one_hot: label {bad} is outside [0, {self.n_classes})")
+        check_labels(labels, self.n_classes, self.what)
         out = np.zeros(labels.shape + (self.n_classes,), dtype=self.dtype)
         np.put_along_axis(out, labels[..., None].astype(np.intp), 1, axis=-1)
         return out
@@ -198,24 +215,29 @@ class SoftmaxCrossEntropyWithLogits(Op):
         return Apply(self, [logits, labels], [TensorType(logits.type.dtype, (logits.type.shape[0],))])
 
     def perform(self, node, z, y):
-        m = z.max(axis=1, keepdims=True)
-        lse = np.log(np.exp(z - m).sum(axis=1)) + m[:, 0]
+        out_dtype = z.dtype
         if y.ndim == 1:
-            if y.size and (y.min() < 0 or y.max() >= z.shape[1]):
-                raise ValueError(f"softmax_cross_entropy_with_logits: a label is outside "
-                                 f"[0, {z.shape[1]})")
+            check_labels(y, z.shape[1], "softmax_cross_entropy_with_logits")
             if y.shape[0] != z.shape[0]:
                 raise ValueError(f"softmax_cross_entropy_with_logits: {y.shape[0]} labels for "
                                  f"logits of shape {z.shape}")
-            picked = np.take_along_axis(z, y[:, None].astype(np.intp), axis=1)[:, 0]
-            return (lse - picked).astype(z.dtype, copy=False)
-        return (lse * y.sum(axis=1) - (y * z).sum(axis=1)).astype(z.dtype, copy=False)
+        if z.dtype == np.float16:
+            # float16 sums of C exponentials overflow past 65504: accumulate in float32.
+            z = z.astype(np.float32)
+        # (max - z_y) + log(sum(exp(z - max))): adding the max back before subtracting
+        # z_y would round the log-sum to the spacing of the max (1e-3 at 1e4 in float32).
+        shifted = z - z.max(axis=1, keepdims=True)
+        lse = np.log(np.exp(shifted).sum(axis=1))
+        if y.ndim == 1:
+            picked = np.take_along_axis(shifted, y[:, None].astype(np.intp), axis=1)[:, 0]
+            return (lse - picked).astype(out_dtype, copy=False)
+        return (lse * y.sum(axis=1) - (y * shifted).sum(axis=1)).astype(out_dtype, copy=False)
 
     def L_op(self, node, inputs, outputs, output_grads):
         z, y = inputs
         g = output_grads[0].dimshuffle(0, "x")
         if is_int_dtype(y.type.dtype):
-            target = _OneHotLike()(y, z)
+            target = _OneHotLike("softmax_cross_entropy_with_logits")(y, z)
             return [(softmax(z, 1) - target) * g, disconnected_type()]
         # Targets need not sum to 1: d/dz = softmax * sum(y) - y.
         return [(softmax(z, 1) * _sum(y, axis=1, keepdims=True) - y) * g,
@@ -230,12 +252,21 @@ class SoftmaxCrossEntropyWithLogits(Op):
 
 class _OneHotLike(Op):
     """One-hot rows of ``labels`` shaped and typed like the matrix ``like`` (whose
-    number of columns may be known only at run time)."""
+    number of columns may be known only at run time). ``what`` names the loss in the
+    error for a label out of range."""
+
+    __props__ = ("what",)
+
+    def __init__(self, what: str) -> None:
+        self.what = what
 
     def make_node(self, labels, like):
         return Apply(self, [labels, like], [like.type])
 
     def perform(self, node, labels, like):
+        # The gradient may run without the forward op (which checks too): a label -1
+        # would silently mark the last class.
+        check_labels(labels, like.shape[1], self.what)
         out = np.zeros(like.shape, dtype=like.dtype)
         np.put_along_axis(out, labels[:, None].astype(np.intp), 1, axis=1)
         return out

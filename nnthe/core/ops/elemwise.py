@@ -14,8 +14,8 @@ import numpy as np
 
 from ...config import config
 from ..graph import Apply, Op, Variable
-from ..types import (disconnected_type, fmt_shape, is_discrete_dtype, is_float_dtype,
-                     normalize_dtype, TensorType, upcast, warn_float64_upcast)
+from ..types import (DTYPE_ORIGIN, disconnected_type, fmt_shape, is_discrete_dtype,
+                     is_float_dtype, normalize_dtype, TensorType, upcast, warn_float64_upcast)
 from ..variable import TensorVariable, as_tensor_variable, is_weak, retype_weak
 
 GradRule = Callable[[list, Variable, Variable], list]
@@ -275,7 +275,9 @@ def cast(x: Any, dtype: Any) -> TensorVariable:
         x = as_tensor_variable(x)
         if x.type.dtype == dtype:
             return x
-        return Cast(dtype)(x)
+        out = Cast(dtype)(x)
+        out.tag[DTYPE_ORIGIN] = "chosen"  # a cast asks for its dtype: no upcast warning
+        return out
     return as_tensor_variable(x, dtype=dtype)
 
 

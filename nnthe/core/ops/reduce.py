@@ -59,7 +59,13 @@ def _expand(g: TensorVariable, ndim: int, axes: tuple, keepdims: bool) -> Tensor
 
 
 class CAReduce(Op):
-    """A reduction by a commutative, associative operation along ``axes``."""
+    """A reduction by a commutative, associative operation along ``axes``.
+
+    Gradients: ``sum`` broadcasts ``g``; ``prod`` gives the product of the other elements
+    (exact with zeros); ``max``/``min`` split ``g`` equally among tied extrema (``k`` ties
+    get ``g / k`` each, as ``torch.amax``; Theano gave ``g`` to each); ``all``/``any`` and
+    integer inputs have none.
+    """
 
     __props__ = ("kind", "axes", "keepdims", "dtype")
     _impls = {"sum": np.sum, "prod": np.prod, "max": np.max, "min": np.min,
@@ -93,6 +99,10 @@ class CAReduce(Op):
     def make_thunk(self, node):
         fn, axes, keep = self._impls[self.kind], self.axes, self.keepdims
         dtype = node.outputs[0].type.numpy_dtype
+        if self.kind in ("sum", "prod") and dtype == np.float16:
+            # Accumulate float16 in float32 (as NumPy's pairwise sum and torch do), so a
+            # partial sum or product does not overflow or underflow on the way.
+            return lambda x: fn(x, axis=axes, keepdims=keep, dtype=np.float32).astype(np.float16)
         if self.kind in ("sum", "prod"):
             return lambda x: fn(x, axis=axes, keepdims=keep, dtype=dtype)
         return lambda x: fn(x, axis=axes, keepdims=keep)
@@ -111,7 +121,10 @@ class CAReduce(Op):
             return [alloc(gx, shape(x))]
         zx = _expand(z, x.type.ndim, self.axes, self.keepdims)
         if self.kind in ("max", "min"):
-            return [gx * eq(x, zx)]
+            # Tied extrema share the gradient equally (as torch.amax/amin): a subgradient
+            # whose entries sum to g, where 1 to each (Theano) would count g once per tie.
+            hit = cast(eq(x, zx), x.type.dtype)
+            return [gx * hit / sum(hit, axis=self.axes, keepdims=True)]
         # prod: the product of the other elements, exact when x contains zeros.
         is_zero = eq(x, 0)
         nonzero = switch(is_zero, 1, x)
@@ -138,7 +151,9 @@ def _reduce(kind: str, x: Any, axis: Any, keepdims: bool, dtype: Any = None) -> 
 
 
 def sum(x: Any, axis: Any = None, keepdims: bool = False, dtype: Any = None) -> TensorVariable:
-    """Sum over ``axis`` (None: all). Integers and booleans sum as int64."""
+    """Sum over ``axis`` (None: all). Integers and booleans sum as int64; float16
+    accumulates in float32 and is rounded to float16 at the end (``dtype='float32'``
+    keeps the float32 result)."""
     return _reduce("sum", x, axis, keepdims, dtype)
 
 
@@ -148,12 +163,20 @@ def prod(x: Any, axis: Any = None, keepdims: bool = False, dtype: Any = None) ->
 
 
 def max(x: Any, axis: Any = None, keepdims: bool = False) -> TensorVariable:
-    """Maximum over ``axis``; the gradient goes to every maximal element."""
+    """Maximum over ``axis``.
+
+    The gradient goes to the maximal elements; ``k`` tied maxima each get ``g / k`` (as
+    ``torch.amax``; Theano gave ``g`` to each), so the gradient sums to ``g`` like the
+    derivative of ``max(x + t)`` in ``t``. A NaN in a reduced slice gives NaN gradients
+    there. To route the whole gradient to one element, index with :func:`argmax`:
+    ``x[T.arange(n), T.argmax(x, axis=1)]`` gives it all to the first maximum.
+    """
     return _reduce("max", x, axis, keepdims)
 
 
 def min(x: Any, axis: Any = None, keepdims: bool = False) -> TensorVariable:
-    """Minimum over ``axis``."""
+    """Minimum over ``axis``; ``k`` tied minima each get ``g / k`` of the gradient (see
+    :func:`max`)."""
     return _reduce("min", x, axis, keepdims)
 
 
@@ -227,26 +250,44 @@ def _count(x: TensorVariable, axes: tuple) -> Any:
     return n
 
 
+#: The dtype reductions of a dtype accumulate in: float16 sums in float32, as in NumPy
+#: and torch (a float16 sum of 100,000 ones is inf, and so is the count 100,000).
+_ACCUMULATE = {"float16": "float32"}
+
+
 def mean(x: Any, axis: Any = None, keepdims: bool = False) -> TensorVariable:
-    """Arithmetic mean over ``axis`` (float: integers average as floatX)."""
+    """Arithmetic mean over ``axis`` (float: integers average as floatX).
+
+    float16 is summed and divided in float32, then rounded to float16 (as NumPy and
+    torch): the mean of 100,000 float16 ones is 1.
+    """
     x = as_tensor_variable(x)
     axes = normalize_axis(axis, x.type.ndim, "mean")
     if not is_float_dtype(x.type.dtype):
         x = cast(x, config.floatX)
     if not axes:
         return x
+    acc = _ACCUMULATE.get(x.type.dtype)
     n = _count(x, axes)
     if not isinstance(n, float):
-        n = cast(n, x.type.dtype)
+        n = cast(n, acc or x.type.dtype)
+    if acc is not None:
+        return cast(true_div(sum(x, axis=axes, keepdims=keepdims, dtype=acc), n), x.type.dtype)
     return true_div(sum(x, axis=axes, keepdims=keepdims), n)
 
 
 def var(x: Any, axis: Any = None, keepdims: bool = False, ddof: int = 0) -> TensorVariable:
-    """Variance over ``axis`` with ``ddof`` delta degrees of freedom (``np.var``)."""
+    """Variance over ``axis`` with ``ddof`` delta degrees of freedom (``np.var``).
+
+    float16 is computed in float32 and rounded to float16 (its squares overflow at 256).
+    """
     x = as_tensor_variable(x)
     axes = normalize_axis(axis, x.type.ndim, "var")
     if not is_float_dtype(x.type.dtype):
         x = cast(x, config.floatX)
+    acc = _ACCUMULATE.get(x.type.dtype)
+    if acc is not None:
+        return cast(var(cast(x, acc), axis=axes, keepdims=keepdims, ddof=ddof), x.type.dtype)
     centered = x - mean(x, axis=axes, keepdims=True)
     v = mean(sqr(centered), axis=axes, keepdims=keepdims)
     if ddof:
@@ -277,7 +318,13 @@ def logsumexp(x: Any, axis: Any = None, keepdims: bool = False) -> TensorVariabl
     shifted = x - m
     # Marks the already-stable form, so the logsumexp rewrite leaves it alone.
     shifted.tag["stable_shifted"] = True
-    out = log(sum(exp(shifted), axis=axes, keepdims=True)) + m
+    acc = _ACCUMULATE.get(x.type.dtype)
+    if acc is not None:
+        # Shifted exponentials are <= 1, but more than 65504 of them overflow float16.
+        out = cast(log(sum(exp(shifted), axis=axes, keepdims=True, dtype=acc)),
+                     x.type.dtype) + m
+    else:
+        out = log(sum(exp(shifted), axis=axes, keepdims=True)) + m
     if not keepdims:
         out = dimshuffle(out, [d for d in range(x.type.ndim) if d not in axes])
     return out
