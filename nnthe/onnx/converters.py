@@ -101,8 +101,10 @@ def _composite(ctx: ExportContext, name: str, x: list[str], dtype: str) -> str |
 def _elemwise(ctx: ExportContext, node, inputs):
     so = node.op.scalar_op
     out_dtype = node.outputs[0].type.dtype
-    if so.kind == "logical":
-        compute = "bool"
+    if so.name in ("isnan", "isinf", "isfinite"):
+        compute = node.inputs[0].type.dtype
+    elif so.kind == "logical":
+        compute = "bool"  # NumPy's logical functions read any dtype as truth values
     elif so.kind == "compare":
         compute = np.result_type(*[i.type.numpy_dtype for i in node.inputs]).name
     else:
@@ -147,12 +149,34 @@ def _dot(ctx, node, inputs):
     if y.type.ndim > 2:
         raise UnsupportedOpError(node, "np.dot with a second operand of more than 2 "
                                        "dimensions is not a matrix product; use T.matmul")
-    return [ctx.add("MatMul", inputs)]
+    return [_matmul_2d(ctx, node, inputs)]
+
+
+def _matmul_2d(ctx, node, inputs) -> str:
+    """MatMul with 1-d operands made 2-d explicitly and the added axis removed after.
+
+    onnxruntime 1.32 computes ``MatMul(Transpose(A), v)`` with a 1-d ``v`` on the
+    untransposed buffer (its Transpose-into-MatMul fusion gets the 1-d case wrong), so
+    the exported graph never hands it a 1-d MatMul operand.
+    """
+    x, y = node.inputs
+    a, b = inputs
+    squeeze = []
+    if x.type.ndim == 1:
+        a = ctx.add("Unsqueeze", [a, ctx.axes([0])])
+        squeeze.append(-2)
+    if y.type.ndim == 1:
+        b = ctx.add("Unsqueeze", [b, ctx.axes([1])])
+        squeeze.append(-1)
+    out = ctx.add("MatMul", [a, b])
+    if squeeze:
+        out = ctx.add("Squeeze", [out, ctx.axes(squeeze)])
+    return out
 
 
 @register(MatMul)
 def _matmul(ctx, node, inputs):
-    return [ctx.add("MatMul", inputs)]
+    return [_matmul_2d(ctx, node, inputs)]
 
 
 # ---------------------------------------------------------------------------------------
