@@ -136,6 +136,7 @@ def plot_history(history: Any, path: str | os.PathLike, title: str | None = None
     try:
         from matplotlib.backends.backend_agg import FigureCanvasAgg
         from matplotlib.figure import Figure
+        from matplotlib.ticker import MaxNLocator
     except ImportError:
         raise ImportError("plot_history needs matplotlib: pip install 'nnthe[plot]'") from None
     rows, step_rows = read_history(history)
@@ -170,6 +171,7 @@ def plot_history(history: Any, path: str | os.PathLike, title: str | None = None
                         label="validation" if key.startswith("val_") else "train")
         ax.set_title(name)
         ax.set_xlabel("epoch" if rows or per_epoch else "step")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.grid(True, alpha=0.3)
         handles, labels = ax.get_legend_handles_labels()
         if name == "loss":
