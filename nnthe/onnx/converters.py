@@ -26,7 +26,7 @@ import numpy as np
 from ..core.gradient import DisconnectedGrad, GradClip, ZeroGrad
 from ..core.nnet.conv import Conv2d
 from ..core.nnet.pool import Pool
-from ..core.nnet.softmax import LogSoftmax, Softmax
+from ..core.nnet.softmax import LogSoftmax, Softmax, SoftmaxCrossEntropyWithLogits
 from ..core.ops.alloc import Alloc
 from ..core.ops.elemwise import Cast, Elemwise
 from ..core.ops.join import Concatenate
@@ -343,6 +343,19 @@ def _softmax(ctx, node, inputs):
 @register(LogSoftmax)
 def _log_softmax(ctx, node, inputs):
     return [ctx.add("LogSoftmax", inputs, axis=int(node.op.axis))]
+
+
+@register(SoftmaxCrossEntropyWithLogits)
+def _softmax_cross_entropy(ctx, node, inputs):
+    # -sum(target * log_softmax(z)) per row; integer labels pick one column.
+    z, labels = inputs
+    ls = ctx.add("LogSoftmax", [z], axis=1)
+    if is_float_dtype(node.inputs[1].type.dtype):
+        total = ctx.add("ReduceSum", [ctx.add("Mul", [labels, ls]), ctx.axes([1])], keepdims=0)
+        return [ctx.add("Neg", [total])]
+    idx = ctx.add("Unsqueeze", [ctx.cast(labels, node.inputs[1].type.dtype, "int64"), ctx.axes([1])])
+    picked = ctx.add("GatherElements", [ls, idx], axis=1)
+    return [ctx.add("Neg", [ctx.add("Squeeze", [picked, ctx.axes([1])])])]
 
 
 @register(Conv2d)

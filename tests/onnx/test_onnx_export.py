@@ -186,6 +186,18 @@ def test_softmax_family_and_reductions(rng):
     check(x, outs, rng.normal(size=(4, 6)).astype("float32"))
 
 
+def test_softmax_cross_entropy(rng):
+    z = T.matrix("z", shape=(None, 5))
+    labels = T.ivector("labels")
+    targets = T.matrix("targets", shape=(None, 5))
+    p = rng.random((4, 5)).astype("float32")
+    check([z, labels, targets],
+          [T.nnet.softmax_cross_entropy_with_logits(z, labels),
+           T.nnet.softmax_cross_entropy_with_logits(z, targets).mean()],
+          rng.normal(size=(4, 5)).astype("float32") * 3, np.array([0, 4, 2, 2], dtype="int32"),
+          p / p.sum(axis=1, keepdims=True))
+
+
 def test_shapes_ops(rng):
     x = T.tensor4("x", shape=(None, 2, 3, 4))
     y = T.matrix("y", shape=(None, 5))
