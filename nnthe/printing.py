@@ -1,10 +1,14 @@
-"""Printing graphs: ``pp`` (infix), ``debugprint`` (indented tree), ``to_dot`` (Graphviz).
+"""Printing graphs: ``pp`` (infix), ``debugprint`` (indented tree), ``to_dot`` (Graphviz
+text) and ``pydotprint`` (a picture drawn by Graphviz's ``dot`` program).
 
-All three walk graphs iteratively, so they work on graphs of any depth.
+All of them walk graphs iteratively, so they work on graphs of any depth.
 """
 from __future__ import annotations
 
 import io
+import os
+import shutil
+import subprocess
 import sys
 from typing import Any, TextIO
 
@@ -127,7 +131,9 @@ def to_dot(obj: Any, name: str = "nnthe") -> str:
     """The graph in Graphviz's dot language (render with ``dot -Tpng``).
 
     Variables are ellipses (boxes for inputs, shared variables and constants), ops are
-    rectangles; edges go from inputs to ops to outputs.
+    rectangles; edges go from inputs to ops to outputs. For a compiled function the
+    graph after rewrites is drawn: fused elementwise nodes are filled orange and list
+    their ufuncs (``Fused{multiply,add,tanh}``), in-place nodes are filled red.
     """
     outs = _outputs_of(obj)
     lines = [f'digraph "{name}" {{', "  rankdir=TB;"]
@@ -146,7 +152,7 @@ def to_dot(obj: Any, name: str = "nnthe") -> str:
 
     for k, node in enumerate(toposort(outs)):
         op_id = f"op{k}"
-        lines.append(f'  {op_id} [label="{_esc(str(node.op))}", shape=rectangle, style=bold];')
+        lines.append(f'  {op_id} [label="{_esc(str(node.op))}", shape=rectangle{_op_style(node.op)}];')
         for pos, i in enumerate(node.inputs):
             lines.append(f'  {var_node(i)} -> {op_id} [label="{pos}"];')
         for o in node.outputs:
@@ -155,6 +161,92 @@ def to_dot(obj: Any, name: str = "nnthe") -> str:
         var_node(o)
     lines.append("}")
     return "\n".join(lines) + "\n"
+
+
+def _op_style(op: Any) -> str:
+    if type(op).__name__.startswith("Fused"):
+        return ', style="bold,filled", fillcolor="#ffd27f"'
+    if getattr(op, "destroy_map", None):
+        return ', style="bold,filled", fillcolor="#ffb3b3"'
+    return ", style=bold"
+
+
+class GraphvizNotFoundError(RuntimeError):
+    """Graphviz's ``dot`` program, which :func:`pydotprint` runs, is not installed."""
+
+
+_FORMATS = ("svg", "png", "pdf", "dot")
+
+
+def pydotprint(obj: Any, path: str | os.PathLike, format: str | None = None,
+               name: str = "nnthe", dot: str | None = None, timeout: float = 60.0) -> str:
+    """Draw the graph of ``obj`` into an SVG, PNG or PDF file with Graphviz.
+
+    Parameters
+    ----------
+    obj : Variable, list of Variables, or compiled Function
+        A compiled function is drawn after its rewrites (fused and in-place nodes are
+        highlighted, see :func:`to_dot`); a variable as written.
+    path : str or path-like
+        The file to write (replaced atomically).
+    format : {'svg', 'png', 'pdf', 'dot'}, optional
+        Default: from the file's extension. ``'dot'`` writes the Graphviz text and
+        needs no Graphviz.
+    name : str
+        The graph's name.
+    dot : str, optional
+        The ``dot`` program to run (default: ``dot`` on the PATH).
+    timeout : float
+        Seconds to wait for Graphviz before giving up.
+
+    Returns
+    -------
+    str
+        The path written.
+
+    Raises
+    ------
+    GraphvizNotFoundError
+        When ``dot`` is not on the PATH (install the graphviz package: ``apt-get install
+        graphviz``, ``brew install graphviz`` or ``conda install graphviz``).
+
+    Examples
+    --------
+    >>> nnthe.printing.pydotprint(train_step, 'train_step.svg')   # doctest: +SKIP
+    """
+    path = os.fspath(path)
+    fmt = (format or os.path.splitext(path)[1].lstrip(".")).lower()
+    if fmt not in _FORMATS:
+        raise ValueError(f"pydotprint: format must be one of {', '.join(_FORMATS)} (or given by "
+                         f"the file's extension), got {fmt or path!r}")
+    text = to_dot(obj, name=name)
+    tmp = f"{path}.tmp{os.getpid()}"
+    try:
+        if fmt == "dot":
+            with open(tmp, "w", encoding="utf-8") as f:
+                f.write(text)
+        else:
+            program = dot or shutil.which("dot")
+            if program is None or not os.path.exists(program):
+                raise GraphvizNotFoundError(
+                    f"pydotprint needs Graphviz's 'dot' program{'' if dot is None else f' ({dot})'}, "
+                    f"which is not on the PATH: install the graphviz package (apt-get install "
+                    f"graphviz, brew install graphviz or conda install graphviz), or write the "
+                    f"text with format='dot'")
+            try:
+                done = subprocess.run([program, f"-T{fmt}", "-o", tmp], input=text.encode(),
+                                      capture_output=True, timeout=timeout)
+            except subprocess.TimeoutExpired:
+                raise RuntimeError(f"pydotprint: Graphviz did not finish within {timeout} s "
+                                   f"for a graph of {text.count(' -> ')} edges") from None
+            if done.returncode != 0:
+                raise RuntimeError(f"pydotprint: {program} -T{fmt} failed (exit "
+                                   f"{done.returncode}): {done.stderr.decode(errors='replace').strip()}")
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return path
 
 
 def _esc(s: str) -> str:

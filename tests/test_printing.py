@@ -1,15 +1,16 @@
-"""nnthe.printing: pp, debugprint, to_dot."""
+"""nnthe.printing: pp, debugprint, to_dot, pydotprint."""
 from __future__ import annotations
 
 import io
 import re
+import shutil
 
 import numpy as np
 import pytest
 
 import nnthe
 import nnthe.tensor as T
-from nnthe.printing import debugprint, pp, to_dot
+from nnthe.printing import GraphvizNotFoundError, debugprint, pp, pydotprint, to_dot
 
 
 def test_pp_seed_expression():
@@ -75,3 +76,49 @@ def test_to_dot():
         assert line.endswith(";"), line
     f = nnthe.function([x], y)
     assert to_dot(f).startswith("digraph")
+
+
+def _compiled_net():
+    """An update chain on a parameter big enough to be fused (see rewrite/fusion.py)."""
+    x = T.matrix("x", shape=(None, 3))
+    w = nnthe.shared(np.ones((3, 2), dtype="float32"), name="W")
+    v = nnthe.shared(np.ones((520, 520), dtype="float32"), name="V")
+    return nnthe.function([x], T.tanh(T.dot(x, w) * 2.0 + 1.0),
+                          updates={v: v * 0.9 + 0.1 * T.tanh(v)})
+
+
+def test_to_dot_marks_fused_and_inplace_nodes():
+    f = _compiled_net()
+    dot = to_dot(f)
+    fused = [line for line in dot.splitlines() if "Fused{" in line]
+    assert fused and all('fillcolor="#ffd27f"' in line for line in fused)
+    assert "tanh" in fused[0]
+    inplace = [line for line in dot.splitlines() if "inplace=" in line and "op" in line.split()[0]]
+    assert inplace and all('fillcolor="#ffb3b3"' in line for line in inplace)
+    plain = [line for line in dot.splitlines() if "label=\"Dot\"" in line]
+    assert plain and "fillcolor" not in plain[0]
+
+
+@pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz's dot is not installed")
+@pytest.mark.parametrize("ext,magic", [("svg", b"<?xml"), ("png", b"\x89PNG"), ("pdf", b"%PDF")])
+def test_pydotprint_renders(tmp_path, ext, magic):
+    out = pydotprint(_compiled_net(), tmp_path / f"g.{ext}")
+    data = open(out, "rb").read()
+    assert data.startswith(magic)
+    if ext == "svg":
+        assert b"Fused{" in data and b"W" in data
+    assert sorted(p.name for p in tmp_path.iterdir()) == [f"g.{ext}"]
+
+
+def test_pydotprint_dot_text_and_errors(tmp_path, monkeypatch):
+    x = T.vector("x")
+    out = pydotprint(x * 2, tmp_path / "g.dot")
+    assert open(out).read() == to_dot(x * 2)
+    with pytest.raises(ValueError, match="format must be one of"):
+        pydotprint(x, tmp_path / "g.jpeg")
+    monkeypatch.setenv("PATH", str(tmp_path))
+    with pytest.raises(GraphvizNotFoundError, match="apt-get install graphviz"):
+        pydotprint(x, tmp_path / "g.svg")
+    assert not (tmp_path / "g.svg").exists()
+    with pytest.raises(GraphvizNotFoundError, match="/no/such/dot"):
+        pydotprint(x, tmp_path / "g.png", dot="/no/such/dot")

@@ -103,6 +103,11 @@ def main(argv: list[str] | None = None) -> int:
           f"{len(history)} epochs; {np.mean(secs) if secs else 0:.1f} s per epoch "
           f"({elapsed:.0f} s in all)", flush=True)
     if args.checkpoint_dir:
+        try:  # history.png beside history.csv when matplotlib (nnthe[plot]) is installed
+            train.plot_history(os.path.join(args.checkpoint_dir, "history.csv"),
+                               os.path.join(args.checkpoint_dir, "history.png"))
+        except ImportError:
+            pass
         print(f"checkpoints in {args.checkpoint_dir}; evaluate with:\n  python "
               f"{os.path.join(os.path.dirname(sys.argv[0]) or '.', 'evaluate.py')} "
               f"--checkpoint {args.checkpoint_dir}")

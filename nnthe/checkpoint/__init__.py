@@ -14,6 +14,7 @@ from .load import CheckpointWarning, Metadata, load_checkpoint
 from .manager import CheckpointManager
 from .matching import LoadReport
 from .save import save_checkpoint
+from .safetensors import load_safetensors, save_safetensors
 
 __all__ = ["save_checkpoint", "load_checkpoint", "CheckpointManager", "CheckpointError",
            "CheckpointMismatchError", "CheckpointWarning", "LoadReport", "Metadata",

@@ -244,6 +244,25 @@ class Layer:
         for name, var in self.named_params().items():
             var.name = name
 
+    def load_torch_state_dict(self, state_dict: Any, strict: bool = True, prefix: str = "",
+                              rename: Any = None, cast: bool = True) -> Any:
+        """Set the parameters from a PyTorch ``state_dict`` (names and layouts mapped).
+
+        Linear weights are transposed to (in, out), conv weights taken as they are,
+        BatchNorm running statistics loaded; a layer may supply its own mapping. See
+        :func:`nnthe.layers.torch_weights.load_torch_state_dict` for the parameters
+        and the table of names.
+
+        Examples
+        --------
+        >>> sd = nnthe.checkpoint.load_safetensors('model.safetensors')  # doctest: +SKIP
+        >>> model.load_torch_state_dict(sd)                               # doctest: +SKIP
+        """
+        from .torch_weights import load_torch_state_dict
+
+        return load_torch_state_dict(self, state_dict, strict=strict, prefix=prefix,
+                                     rename=rename, cast=cast)
+
     def count_params(self) -> int:
         """The number of scalar parameters (trainable or not)."""
         return int(sum(int(np.prod(v.container[0].shape)) for v in self.params))

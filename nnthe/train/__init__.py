@@ -16,6 +16,8 @@ Ctrl-C handling::
 from .callbacks import Callback, EarlyStopping, LambdaCallback, LearningRateScheduler
 from .history import History
 from .loop import Trainer, TrainingInterrupted, evaluate, fit
+from .plot import plot_history
+from .tensorboard import TensorBoard
 
 __all__ = ["fit", "evaluate", "Trainer", "TrainingInterrupted", "History", "Callback",
-           "LearningRateScheduler", "EarlyStopping", "LambdaCallback"]
+           "LearningRateScheduler", "EarlyStopping", "LambdaCallback", "plot_history", "TensorBoard"]
