@@ -63,7 +63,7 @@ def test_interrupt_without_checkpoint_dir_says_so():
     from train_helpers import data, tiny_model
 
     def interrupt(trainer, step, logs):
-        trainer._interrupted = True
+        trainer.request_stop("step")
 
     with pytest.raises(train.TrainingInterrupted, match="No checkpoint was saved") as info:
         train.fit(tiny_model(), data(), epochs=2, verbose=0,
