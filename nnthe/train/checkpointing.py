@@ -192,6 +192,12 @@ class Resume(Callback):
         try:
             meta = load_checkpoint(path, model=trainer.model, optimizer=trainer.optimizer)
         except CheckpointMismatchError as exc:
+            # Only on this error path is the header read a second time: a file that fit
+            # did not write is skipped, one of this run that does not fit is refused.
+            try:
+                trainer.state.parse_meta(load_checkpoint(path), path)
+            except (CheckpointError, ValueError) as why:
+                raise _Unreadable(_reason(why, path)) from None
             raise ResumeError(f"resume: {exc}") from None
         except CheckpointError as exc:  # load_checkpoint changes nothing when it fails
             raise _Unreadable(_reason(exc, path)) from None
