@@ -75,7 +75,7 @@ class FitState:
         """The checkpoint metadata that lets :meth:`load_meta` continue this run."""
         meta = dict(extra)
         meta.update(epoch=self.epoch, batch=self.step, global_step=self.global_step,
-                    seed=self.seed, batch_size=self.batch_size, n_train=self.n_train,
+                    n_batches=self.n_batches, seed=self.seed, batch_size=self.batch_size, n_train=self.n_train,
                     epochs=self.epochs,
                     # A JSON string of its own: exact floats, and inf/nan survive.
                     trainer_state=json.dumps({
@@ -112,5 +112,7 @@ class FitState:
     def load_meta(self, meta: Any, state: dict) -> None:
         """Continue from checkpoint metadata (:meth:`to_meta`, parsed by :meth:`parse_meta`)."""
         self.epoch, self.step, self.global_step = meta["epoch"], meta["batch"], meta["global_step"]
+        # (Checkpoints before n_batches was stored: the count without epoch_indices.)
+        self.n_batches = meta.get("n_batches", -(-self.n_train // self.batch_size))
         self.history = History(state["history"])
         self.sums, self.seen, self.stopped = state["sums"], state["seen"], state["stopped"]

@@ -63,7 +63,7 @@ def test_resume_equals_uninterrupted_bit_for_bit(tmp_path):
         assert resumed[key] == full[key], key
 
 
-def test_resume_mid_epoch_equals_uninterrupted(tmp_path):
+def test_resume_mid_epoch_equals_uninterrupted(tmp_path, capsys):
     full = _fit(tiny_model(seed=0), 3)
 
     def stop_at_step(trainer, step, logs):
@@ -81,7 +81,8 @@ def test_resume_mid_epoch_equals_uninterrupted(tmp_path):
     cbs = [train.LearningRateScheduler(optim.ExponentialLR(opt, 0.9), per="step"),
            train.LambdaCallback()]
     resumed = _fit(tiny_model(seed=3), 3, optimizer=opt, callbacks=cbs,
-                   checkpoint_dir=tmp_path, resume=True)
+                   checkpoint_dir=tmp_path, resume=True, verbose=2)
+    assert f"resumed from {info.value.checkpoint} at epoch 2, step 3/6\n" in capsys.readouterr().out
     assert losses_of(resumed) == losses_of(full)
     assert resumed["val_loss"] == full["val_loss"]
 
