@@ -1,19 +1,54 @@
 """Symbolic evaluation metrics: :func:`accuracy` and :func:`top_k_accuracy`.
 
+Each metric declares its direction in a ``direction`` attribute: ``'max'`` when a higher
+value is better (accuracies), ``'min'`` when a lower one is (errors). The training loop
+reads it to decide which checkpoint is best and when early stopping should count an
+improvement; give a metric function of your own the attribute too
+(``my_metric.direction = 'max'``), or pass ``mode=`` to the callback.
+
 Examples
 --------
 >>> acc = metrics.accuracy(model(X), y)
 >>> evaluate = nnthe.function([X, y], acc)
+>>> metrics.accuracy.direction
+'max'
 """
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from .config import config
 from .core.ops import elemwise as E
 from .core.ops.reduce import argmax, mean, sum as _sum
 from .core.types import fmt_shape, is_float_dtype
 from .core.variable import TensorVariable, as_tensor_variable
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+DIRECTIONS = ("min", "max")
+
+
+def direction(which: str) -> Callable[[F], F]:
+    """Declare whether a lower (``'min'``) or a higher (``'max'``) value of a metric is better.
+
+    Sets the function's ``direction`` attribute, which :mod:`nnthe.train` reads.
+
+    Examples
+    --------
+    >>> @direction('min')
+    ... def error_rate(scores, labels): ...
+    >>> error_rate.direction
+    'min'
+    """
+    if which not in DIRECTIONS:
+        raise ValueError(f"direction: expected 'min' or 'max', got {which!r}")
+
+    def mark(fn: F) -> F:
+        fn.direction = which  # type: ignore[attr-defined]
+        return fn
+    return mark
 
 
 def _class_ids(scores: TensorVariable, labels: Any, what: str) -> TensorVariable:
@@ -35,6 +70,7 @@ def _scores(scores: Any, what: str) -> TensorVariable:
     return scores
 
 
+@direction("max")
 def accuracy(scores: Any, labels: Any) -> TensorVariable:
     """The fraction of rows whose highest score is the label (a ``floatX`` scalar).
 
@@ -50,6 +86,7 @@ def accuracy(scores: Any, labels: Any) -> TensorVariable:
     return mean(E.cast(hit, _dtype(scores)))
 
 
+@direction("max")
 def top_k_accuracy(scores: Any, labels: Any, k: int = 5) -> TensorVariable:
     """The fraction of rows whose label is among the ``k`` highest scores.
 

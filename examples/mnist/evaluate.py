@@ -61,7 +61,10 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
 
     path = pick_checkpoint(args.checkpoint, args.which)
-    meta = checkpoint.load_checkpoint(path)  # metadata only: nothing is loaded yet
+    try:
+        meta = checkpoint.load_checkpoint(path)  # metadata only: nothing is loaded yet
+    except checkpoint.CheckpointError as exc:
+        raise SystemExit(f"evaluate.py: cannot read the checkpoint: {exc}") from None
     name = meta.get("model")
     if name not in models.MODELS:
         raise SystemExit(f"evaluate.py: {path} names no known architecture (meta 'model' = "

@@ -42,7 +42,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="multiply the learning rate by this after every epoch (default 0.8)")
     p.add_argument("--data", default=None, help="a folder with the MNIST files")
     p.add_argument("--checkpoint-dir", default=None, help="save a checkpoint every epoch here")
-    p.add_argument("--resume", action="store_true", help="continue from --checkpoint-dir")
+    p.add_argument("--resume", action="store_true",
+                   help="continue from the newest checkpoint in --checkpoint-dir that loads "
+                        "(the learning rate and its schedule come from the checkpoint)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--limit", type=int, default=None, help="use only the first N training images")
     p.add_argument("--val-size", type=int, default=5000,
@@ -55,6 +57,26 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     if args.resume and args.checkpoint_dir is None:
         p.error("--resume needs --checkpoint-dir")
     return args
+
+
+def report_overrides(resume: train.Resume, args: argparse.Namespace, schedule: optim.ExponentialLR,
+                     opt: optim.Optimizer) -> None:
+    """Say which options a resumed run does not use: the checkpoint's learning rate and
+    schedule go on (they are part of the exact resume), whatever --lr and --lr-decay say."""
+    if resume.path is None:
+        return  # started afresh: every option is used
+    saved = resume.meta.get("optimizer")
+    if saved is not None and saved != args.optimizer:
+        raise train.ResumeError(f"the checkpoint {resume.path} was trained with --optimizer "
+                                f"{saved}, this run has --optimizer {args.optimizer}")
+    # The schedule was restored: base_lr and gamma are the checkpoint's now.
+    if np.float32(schedule.base_lr) != np.float32(args.lr):
+        print(f"note: --lr {args.lr:g} is not used on --resume: the run continues with the "
+              f"checkpoint's learning rate (initial {schedule.base_lr:.4g}, now {opt.lr:.4g})",
+              flush=True)
+    if schedule.gamma != args.lr_decay:
+        print(f"note: --lr-decay {args.lr_decay:g} is not used on --resume: the run continues "
+              f"with the checkpoint's schedule (x{schedule.gamma:g} per epoch)", flush=True)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -79,17 +101,28 @@ def main(argv: list[str] | None = None) -> int:
     nnthe.random.seed(args.seed)  # initial weights and dropout masks
     model = models.build(args.model)
     opt = OPTIMIZERS[args.optimizer](learning_rate=args.lr)
-    callbacks = [train.LearningRateScheduler(optim.ExponentialLR(opt, gamma=args.lr_decay))]
+    schedule = optim.ExponentialLR(opt, gamma=args.lr_decay)
+    # fit's checkpoint_dir=/resume=/history_path= shorthands add these same callbacks;
+    # spelled out here to report what a resumed run takes from its checkpoint.
+    callbacks: list[train.Callback] = [train.LearningRateScheduler(schedule)]
+    if args.checkpoint_dir:
+        if args.resume:
+            resume = train.Resume(args.checkpoint_dir)
+            callbacks = [resume, train.LambdaCallback(
+                on_train_begin=lambda trainer: report_overrides(resume, args, schedule, opt)),
+                *callbacks]
+        callbacks += [train.ModelCheckpoint(args.checkpoint_dir, meta={
+                          "model": args.model, "optimizer": args.optimizer}),
+                      train.HistoryLogger(os.path.join(args.checkpoint_dir, "history.csv"))]
     verbose = args.verbose if args.verbose == "auto" else int(args.verbose)
     start = time.perf_counter()
     try:
         history = train.fit(model, (X, y), optimizer=opt, epochs=args.epochs,
                             batch_size=args.batch_size, validation_data=val,
-                            callbacks=callbacks, checkpoint_dir=args.checkpoint_dir,
-                            resume=args.resume, seed=args.seed, verbose=verbose,
-                            history_path=(os.path.join(args.checkpoint_dir, "history.csv")
-                                          if args.checkpoint_dir else None),
-                            checkpoint_meta={"model": args.model})
+                            callbacks=callbacks, seed=args.seed, verbose=verbose)
+    except train.ResumeError as exc:
+        print(f"train.py: cannot resume from {args.checkpoint_dir}: {exc}", file=sys.stderr)
+        return 1
     except train.TrainingInterrupted as exc:
         print(f"\n{exc}", file=sys.stderr)
         if exc.checkpoint is not None:

@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from ..core.gradient import DisconnectedGrad, GradClip, ZeroGrad
+from ..core.ops.gradops import DisconnectedGrad, GradClip, ZeroGrad
 from ..core.nnet.conv import Conv2d
 from ..core.nnet.pool import Pool
 from ..core.nnet.softmax import LogSoftmax, Softmax, SoftmaxCrossEntropyWithLogits

@@ -7,7 +7,9 @@ import math
 import os
 from typing import Any, Iterator
 
-__all__ = ["History"]
+from .callbacks import Callback
+
+__all__ = ["History", "HistoryLogger"]
 
 
 class History:
@@ -97,6 +99,29 @@ class History:
         return f"History({len(self.epochs)} epochs: {', '.join(self.keys())})"
 
 
+class HistoryLogger(Callback):
+    """Rewrite the history file after every epoch (Keras's ``CSVLogger``).
+
+    The whole history of the run (with a resumed run, from its first epoch) is written
+    atomically: CSV for ``.csv`` (floats by ``repr``, so they read back exactly), JSON
+    lines for ``.json`` / ``.jsonl``. ``fit(history_path=...)`` adds one.
+
+    Parameters
+    ----------
+    path : str or path-like
+    """
+
+    def __init__(self, path: str | os.PathLike) -> None:
+        self.path = check_history_path(path, "HistoryLogger")
+
+    def on_checkpoint(self, trainer: Any, interrupted: bool) -> None:
+        if not interrupted and trainer.state.chief:
+            trainer.state.history.save(self.path)
+
+    def __repr__(self) -> str:
+        return f"HistoryLogger({self.path!r})"
+
+
 def _csv_value(v: Any) -> Any:
     return repr(v) if isinstance(v, float) else v  # repr round-trips a float exactly
 
@@ -115,3 +140,13 @@ def _write_atomic(path: str | os.PathLike, write: Any) -> None:
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
+
+
+def check_history_path(path: Any, what: str) -> str:
+    """``path`` as a str, if it ends in .csv, .json or .jsonl; else ValueError."""
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"{what}: the history path must be a str or path, got {type(path).__name__}")
+    path = os.fspath(path)
+    if os.path.splitext(path)[1].lower() not in (".csv", ".json", ".jsonl"):
+        raise ValueError(f"{what}: history_path must end in .csv, .json or .jsonl, got {path!r}")
+    return path

@@ -1,15 +1,10 @@
 """The training loop: :class:`Trainer` compiles a model's training and evaluation functions
-once; :meth:`Trainer.fit` runs epochs with progress output, validation, callbacks,
-checkpoints, exact resume and clean Ctrl-C handling."""
+once; :meth:`Trainer.fit` runs the epochs and calls the callbacks' hooks, which do
+everything else (checkpoints, resume, history, schedules, early stopping)."""
 from __future__ import annotations
 
-import json
-import math
+import inspect
 import os
-import signal
-import sys
-import threading
-import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -19,42 +14,15 @@ from .. import losses as _losses
 from .. import metrics as _metrics
 from ..config import config
 from ..core.compile import function
-from .callbacks import Callback
-from .history import History
-from .progress import Progress, resolve_verbose
+from .callbacks import Callback, CallbackList
+from .checkpointing import ModelCheckpoint, Resume
+from .history import History, HistoryLogger, check_history_path
+from .progress import resolve_verbose
 from .resolve import check_kwargs, resolve_loss, resolve_metrics
+from .run import Loop, TrainingInterrupted
+from .state import FitState
 
 __all__ = ["Trainer", "TrainingInterrupted", "fit", "evaluate"]
-
-_FIT_ARGS = ("epochs", "batch_size", "validation_data", "callbacks", "checkpoint_dir", "keep",
-             "keep_best", "resume", "seed", "history_path", "verbose", "eval_batch_size",
-             "checkpoint_meta")
-
-
-class TrainingInterrupted(KeyboardInterrupt):
-    """Raised by :meth:`Trainer.fit` after Ctrl-C: the step in progress was finished and a
-    checkpoint saved (when fit had a ``checkpoint_dir``).
-
-    It is a ``KeyboardInterrupt``, so an uncaught one ends Python with the usual status of
-    Ctrl-C (130 in a shell).
-
-    Attributes
-    ----------
-    checkpoint : str or None
-        The checkpoint written, None without ``checkpoint_dir``.
-    history : History
-        The epochs finished before the interruption.
-    epoch, step : int
-        The epoch in progress (1-based) and the steps done in it.
-    """
-
-    def __init__(self, message: str, checkpoint: str | None, history: History, epoch: int,
-                 step: int) -> None:
-        super().__init__(message)
-        self.checkpoint, self.history, self.epoch, self.step = checkpoint, history, epoch, step
-
-    def __str__(self) -> str:
-        return str(self.args[0])
 
 
 def _as_data(X: Any, y: Any, dtype: str, what: str) -> tuple[np.ndarray, np.ndarray]:
@@ -125,8 +93,10 @@ class Trainer:
         The training loss and the inference-mode outputs, for inspection
         (``nnthe.debugprint(trainer.loss_expr)``).
     train_step, eval_step, predict : nnthe.Function
-    stop_training : bool
-        Set by a callback to end fit after the current epoch.
+    state : FitState or None
+        Where the last (or current) :meth:`fit` is; None before the first.
+    callbacks : CallbackList
+        The callbacks of the last (or current) :meth:`fit`.
 
     Examples
     --------
@@ -152,9 +122,10 @@ class Trainer:
         self.train_step: Any = None
         self.eval_step: Any = None
         self.predict: Any = None
-        self.stop_training = False
+        self.state: FitState | None = None
+        self.callbacks = CallbackList()
         self._target: tuple[str, tuple] | None = None
-        self._interrupted = False
+        self._stop: str | None = None
 
     # -- compiling ---------------------------------------------------------------------------
     def _objective(self, outputs: Any, y: Any) -> tuple[Any, list]:
@@ -247,19 +218,156 @@ class Trainer:
         return np.concatenate([self.predict(X[s:s + batch_size])
                                for s in range(0, len(X), batch_size)])
 
+    # -- stopping -------------------------------------------------------------------------------
+    def request_stop(self, when: str = "epoch") -> None:
+        """Ask the running :meth:`fit` to stop.
+
+        Parameters
+        ----------
+        when : {'epoch', 'step'}
+            ``'epoch'``: after the current epoch, as a finished run (early stopping; a
+            resumed run stops too). ``'step'``: after the current step, as an interrupted
+            run: the checkpoint callbacks save, and fit raises :class:`TrainingInterrupted`
+            (what Ctrl-C does).
+        """
+        if when not in ("epoch", "step"):
+            raise ValueError(f"Trainer.request_stop: when must be 'epoch' or 'step', got {when!r}")
+        if when == "step" or self._stop is None:
+            self._stop = when
+
+    @property
+    def stop_requested(self) -> str | None:
+        """``'epoch'`` or ``'step'`` when a stop was requested in this fit, else None."""
+        return self._stop
+
+    def metric_mode(self, name: str) -> str | None:
+        """``'min'`` if a lower value of the epoch log ``name`` is better, ``'max'`` if a
+        higher one, None if unknown.
+
+        The loss (``'loss'``, ``'val_loss'``) is ``'min'``; a metric (``'accuracy'``,
+        ``'val_accuracy'``) has the ``direction`` its function declares
+        (:func:`nnthe.metrics.direction`).
+        """
+        base = name[4:] if name.startswith("val_") else name
+        if base == "loss":
+            return "min"
+        for metric, fn in zip(self.metric_names, self._metric_fns):
+            if metric == base:
+                found = getattr(fn, "direction", None)
+                return found if found in ("min", "max") else None
+        return None
+
     # -- fitting --------------------------------------------------------------------------------
     def fit(self, X: Any, y: Any, epochs: int = 1, batch_size: int = 128,
             validation_data: tuple[Any, Any] | None = None,
-            callbacks: Sequence[Callback] = (), checkpoint_dir: str | os.PathLike | None = None,
-            keep: int | None = 3, keep_best: str | None = None, resume: bool = False,
-            seed: int = 0, history_path: str | os.PathLike | None = None,
-            verbose: int | str = "auto", eval_batch_size: int | None = None,
-            checkpoint_meta: dict | None = None, **kwargs: Any) -> History:
-        """Train for ``epochs`` epochs; see :func:`fit` for the parameters."""
-        check_kwargs(kwargs, _FIT_ARGS, "fit")
-        return _Run(self, X, y, epochs, batch_size, validation_data, callbacks, checkpoint_dir,
-                    keep, keep_best, resume, seed, history_path, verbose, eval_batch_size,
-                    checkpoint_meta).run()
+            callbacks: Sequence[Callback] = (), seed: int = 0, verbose: int | str = "auto",
+            eval_batch_size: int | None = None, checkpoint_dir: str | os.PathLike | None = None,
+            resume: bool = False, history_path: str | os.PathLike | None = None,
+            **kwargs: Any) -> History:
+        """Train for ``epochs`` epochs over shuffled mini-batches; return the :class:`History`.
+
+        The loop runs the steps, validates after each epoch and calls the callbacks'
+        hooks (:mod:`nnthe.train.callbacks`); checkpoints, resume and the history file are
+        callbacks, which ``checkpoint_dir``, ``resume`` and ``history_path`` add.
+
+        Parameters
+        ----------
+        X, y : array
+            Training samples along axis 0 and their int labels (or float targets).
+        epochs : int
+            The total number of epochs (a resumed run continues up to it).
+        batch_size : int, default 128
+        validation_data : (X, y), optional
+            Evaluated after every epoch; its results are ``val_loss``, ``val_<metric>``.
+        callbacks : sequence of Callback
+            E.g. :class:`LearningRateScheduler`, :class:`EarlyStopping`,
+            :class:`ModelCheckpoint`, :class:`Resume`, :class:`HistoryLogger`.
+        seed : int, default 0
+            The data order of epoch ``e`` is the permutation drawn by
+            ``numpy.random.default_rng([seed, e])``. (Initial weights and dropout come from
+            ``nnthe.random.seed`` before the model is built.)
+        verbose : 'auto', 0, 1 or 2
+            0 silent, 1 a tqdm progress bar per epoch (running loss, metrics, samples/s), 2
+            one plain line per epoch. ``'auto'``: 1 when stdout is a terminal, else 2.
+        eval_batch_size : int, optional
+            Batch size for validation; default ``max(batch_size, 256)``.
+        checkpoint_dir : str or path-like, optional
+            Shorthand: adds ``ModelCheckpoint(checkpoint_dir)`` after the callbacks (a
+            checkpoint after every epoch and on Ctrl-C, keeping the last 3 and the best by
+            ``val_loss``, else ``loss``). For other settings pass a :class:`ModelCheckpoint`.
+        resume : bool, default False
+            Shorthand (needs ``checkpoint_dir``): adds ``Resume(checkpoint_dir)`` before the
+            callbacks, which continues from the newest checkpoint there that loads, exactly
+            where it stopped, even mid-epoch: the same batches, dropout masks, optimizer and
+            schedule state, so the losses equal those of an uninterrupted run bit for bit.
+            Needs the same data, ``seed``, ``batch_size`` and stateful callbacks.
+        history_path : str or path-like, optional
+            Shorthand: adds ``HistoryLogger(history_path)`` last (rewritten after every
+            epoch: CSV for ``.csv``, JSON lines for ``.json``/``.jsonl``).
+
+        Returns
+        -------
+        History
+
+        Raises
+        ------
+        TrainingInterrupted
+            After Ctrl-C (a ``KeyboardInterrupt``): the current step was finished and a
+            checkpoint saved; the message says how to resume.
+        ResumeError
+            With ``resume``: no checkpoint in the folder loads, or the newest that loads
+            does not fit this call (each skipped file and its reason are listed).
+        TypeError, ValueError
+            For arguments of the wrong type or value (an unknown keyword gets a "did you
+            mean" hint; X and y of different lengths are named).
+        """
+        _check_fit_kwargs(kwargs, _FIT_PARAMS)
+        what = "fit"
+        X, y = _as_data(X, y, self.input_dtype, what)
+        epochs = _positive_int(epochs, "epochs", what, 0)
+        batch_size = _positive_int(batch_size, "batch_size", what)
+        eval_batch_size = _positive_int(eval_batch_size or max(batch_size, 256),
+                                        "eval_batch_size", what)
+        seed = _positive_int(seed, "seed", what, 0)
+        val = None
+        if validation_data is not None:
+            Xv, yv = _split_pair(validation_data, "fit: validation_data")
+            val = _as_data(Xv, yv, self.input_dtype, "fit: validation_data")
+            if val[0].shape[1:] != X.shape[1:]:
+                raise ValueError(f"fit: validation samples have shape {val[0].shape[1:]}, "
+                                 f"training samples {X.shape[1:]}")
+        if not isinstance(resume, (bool, np.bool_)):
+            raise TypeError(f"fit: resume must be a bool, got {resume!r}")
+        if resume and checkpoint_dir is None:
+            raise ValueError("fit: resume=True needs checkpoint_dir= (the folder of the run to "
+                             "resume), or pass a Resume(folder) callback")
+        cbs = list(CallbackList(callbacks))  # checks the types
+        if history_path is not None:
+            cbs.append(HistoryLogger(check_history_path(history_path, what)))
+        if checkpoint_dir is not None:
+            cbs.append(ModelCheckpoint(checkpoint_dir))
+            if resume:
+                cbs.insert(0, Resume(checkpoint_dir))
+        state = FitState(epochs, batch_size, seed, len(X), resolve_verbose(verbose),
+                         has_validation=val is not None)
+        return Loop(self, state, CallbackList(cbs), X, y, val, eval_batch_size).run()
+
+
+# The parameters of fit, from its signature (said once, there).
+_FIT_PARAMS = tuple(inspect.signature(Trainer.fit).parameters)[3:-1]
+_TRAINER_PARAMS = ("loss", "optimizer", "metrics")
+# Former keywords of fit that are options of a callback now.
+_MOVED = {"keep": "ModelCheckpoint(directory, keep=...)",
+          "keep_best": "ModelCheckpoint(directory, keep_best=...)",
+          "checkpoint_meta": "ModelCheckpoint(directory, meta=...)"}
+
+
+def _check_fit_kwargs(kwargs: dict, allowed: Sequence[str]) -> None:
+    for key in kwargs:
+        if key in _MOVED:
+            raise TypeError(f"fit() got an unexpected keyword argument {key!r}: pass "
+                            f"callbacks=[{_MOVED[key]}] instead of checkpoint_dir=")
+    check_kwargs({k: v for k, v in kwargs.items() if k not in allowed}, allowed, "fit")
 
 
 def _positive_int(v: Any, name: str, what: str, minimum: int = 1) -> int:
@@ -270,232 +378,14 @@ def _positive_int(v: Any, name: str, what: str, minimum: int = 1) -> int:
     return int(v)
 
 
-class _Run:
-    """One call of fit: the state of the loop and what a checkpoint must hold to resume it."""
-
-    def __init__(self, trainer: Trainer, X: Any, y: Any, epochs: int, batch_size: int,
-                 validation_data: Any, callbacks: Sequence[Callback], checkpoint_dir: Any,
-                 keep: int | None, keep_best: str | None, resume: bool, seed: int,
-                 history_path: Any, verbose: Any, eval_batch_size: int | None,
-                 checkpoint_meta: dict | None) -> None:
-        what = "fit"
-        self.t = trainer
-        self.X, self.y = _as_data(X, y, trainer.input_dtype, what)
-        self.epochs = _positive_int(epochs, "epochs", what, 0)
-        self.batch_size = _positive_int(batch_size, "batch_size", what)
-        self.eval_batch_size = _positive_int(eval_batch_size or max(batch_size, 256),
-                                             "eval_batch_size", what)
-        self.seed = _positive_int(seed, "seed", what, 0)
-        self.val = None
-        if validation_data is not None:
-            Xv, yv = _split_pair(validation_data, "fit: validation_data")
-            self.val = _as_data(Xv, yv, trainer.input_dtype, "fit: validation_data")
-            if self.val[0].shape[1:] != self.X.shape[1:]:
-                raise ValueError(f"fit: validation samples have shape {self.val[0].shape[1:]}, "
-                                 f"training samples {self.X.shape[1:]}")
-        self.callbacks = list(callbacks)
-        for cb in self.callbacks:
-            if not isinstance(cb, Callback):
-                raise TypeError(f"fit: callbacks must be nnthe.train.Callback instances, got "
-                                f"{type(cb).__name__}")
-        if not isinstance(resume, (bool, np.bool_)):
-            raise TypeError(f"fit: resume must be a bool, got {resume!r}")
-        if resume and checkpoint_dir is None:
-            raise ValueError("fit: resume=True needs checkpoint_dir= (the folder of the run to resume)")
-        self.resume = bool(resume)
-        self.keep_best = keep_best or ("val_loss" if self.val is not None else "loss")
-        self.manager = None
-        if checkpoint_dir is not None:
-            from ..checkpoint import CheckpointManager
-            mode = "max" if "acc" in self.keep_best else "min"
-            self.manager = CheckpointManager(checkpoint_dir, keep=keep, keep_best=self.keep_best,
-                                             mode=mode)
-        self.history_path = history_path
-        if history_path is not None:
-            ext = os.path.splitext(os.fspath(history_path))[1].lower()
-            if ext not in (".csv", ".json", ".jsonl"):
-                raise ValueError(f"fit: history_path must end in .csv, .json or .jsonl, got "
-                                 f"{os.fspath(history_path)!r}")
-        self.verbose = resolve_verbose(verbose)
-        self.meta = dict(checkpoint_meta or {})
-        self.history = History()
-        self.n_batches = math.ceil(len(self.X) / self.batch_size)
-        # The position in the run: epochs finished, steps done in the next epoch, and that
-        # epoch's running sums (kept in checkpoints so a mid-epoch resume is exact).
-        self.epoch, self.batch, self.global_step = 0, 0, 0
-        self.sums: dict[str, float] = {}
-        self.seen = 0
-        self.stopped = False
-
-    # -- checkpoints ---------------------------------------------------------------------------
-    def _state(self, interrupted: bool) -> dict:
-        return {"history": self.history.epochs, "sums": self.sums, "seen": self.seen,
-                "stopped": self.stopped, "interrupted": interrupted,
-                "callbacks": [{"class": type(cb).__name__, "state": cb.state_dict()}
-                              for cb in self.callbacks]}
-
-    def _save(self, metric: float, interrupted: bool = False) -> str | None:
-        if self.manager is None:
-            return None
-        meta = dict(self.meta)
-        meta.update(epoch=self.epoch, batch=self.batch, global_step=self.global_step,
-                    seed=self.seed, batch_size=self.batch_size, n_train=len(self.X),
-                    epochs=self.epochs, loss_name=self.t.loss_name,
-                    # A JSON string of its own: exact floats, and inf/nan survive.
-                    trainer_state=json.dumps(self._state(interrupted)))
-        return self.manager.save(self.global_step, model=self.t.model, optimizer=self.t.optimizer,
-                                 meta=meta, metric=metric)
-
-    def _restore(self) -> None:
-        assert self.manager is not None
-        path = self.manager.latest()
-        if path is None:
-            self._say(f"resume: no checkpoint in {self.manager.directory} yet; starting afresh")
-            return
-        from ..checkpoint import load_checkpoint
-        meta = load_checkpoint(path)  # read the run's position before changing anything
-        for key, mine in (("seed", self.seed), ("batch_size", self.batch_size),
-                          ("n_train", len(self.X))):
-            if key in meta and meta[key] != mine:
-                raise ValueError(f"fit(resume=True): the checkpoint {path} was written with "
-                                 f"{key}={meta[key]}, this call has {key}={mine}; use the same "
-                                 f"value so the data order continues exactly")
-        state = json.loads(meta["trainer_state"])
-        saved_cbs = state["callbacks"]
-        names = [type(cb).__name__ for cb in self.callbacks]
-        if [c["class"] for c in saved_cbs] != names:
-            raise ValueError(f"fit(resume=True): the checkpoint {path} was written with callbacks "
-                             f"{[c['class'] for c in saved_cbs]}, this call has {names}")
-        load_checkpoint(path, model=self.t.model, optimizer=self.t.optimizer)
-        for cb, saved in zip(self.callbacks, saved_cbs):
-            cb.load_state_dict(saved["state"])
-        self.epoch, self.batch, self.global_step = meta["epoch"], meta["batch"], meta["global_step"]
-        self.history = History(state["history"])
-        self.sums, self.seen, self.stopped = state["sums"], state["seen"], state["stopped"]
-        where = (f"epoch {self.epoch + 1}, step {self.batch}/{self.n_batches}" if self.batch
-                 else f"the end of epoch {self.epoch}")
-        self._say(f"resumed from {path} at {where}")
-
-    # -- the loop -------------------------------------------------------------------------------
-    def _say(self, msg: str) -> None:
-        if self.verbose:
-            print(msg, flush=True)
-
-    def _on_sigint(self, signum: int, frame: Any) -> None:
-        if self.t._interrupted:
-            raise KeyboardInterrupt  # a second Ctrl-C: stop at once
-        self.t._interrupted = True
-        print("\nCtrl-C: finishing this step, then saving a checkpoint "
-              "(press Ctrl-C again to abort at once)", file=sys.stderr, flush=True)
-
-    def run(self) -> History:
-        t = self.t
-        t._compile_for(self.X, self.y, need_train=True)
-        if self.val is not None:
-            t.compile(self.val[0].shape[1:], str(self.val[1].dtype), self.val[1].shape[1:])
-        if self.resume:
-            self._restore()
-        t.stop_training, t._interrupted = False, False
-        main = threading.current_thread() is threading.main_thread()
-        old = signal.signal(signal.SIGINT, self._on_sigint) if main else None
-        try:
-            for cb in self.callbacks:
-                cb.on_train_begin(t)
-            while self.epoch < self.epochs and not self.stopped:
-                self._run_epoch()
-            for cb in self.callbacks:
-                cb.on_train_end(t)
-        finally:
-            if main:
-                signal.signal(signal.SIGINT, old)
-        self.history.stopped_early = self.stopped
-        return self.history
-
-    def _run_epoch(self) -> None:
-        t, epoch = self.t, self.epoch + 1
-        keys = ["loss"] + t.metric_names
-        if self.batch == 0:
-            self.sums, self.seen = dict.fromkeys(keys, 0.0), 0
-            for cb in self.callbacks:
-                cb.on_epoch_begin(t, epoch)
-        lr = _lr(t.optimizer)
-        # The order of epoch e depends on (seed, e) only: a resumed run sees the same batches.
-        order = np.random.default_rng([self.seed, epoch]).permutation(len(self.X))
-        bar = Progress(self.verbose, epoch, self.epochs, self.n_batches, self.batch)
-        start, seen_here = time.perf_counter(), 0
-        for b in range(self.batch, self.n_batches):
-            idx = order[b * self.batch_size:(b + 1) * self.batch_size]
-            values = t.train_step(self.X[idx], self.y[idx])
-            nb = len(idx)
-            for k, v in zip(keys, values):
-                self.sums[k] += float(v) * nb
-            self.seen += nb
-            seen_here += nb
-            self.batch, self.global_step = b + 1, self.global_step + 1
-            logs = {k: float(v) for k, v in zip(keys, values)}
-            for cb in self.callbacks:
-                cb.on_batch_end(t, self.global_step, logs)
-            bar.update({k: s / self.seen for k, s in self.sums.items()},
-                       seen_here / max(time.perf_counter() - start, 1e-9))
-            if t._interrupted:
-                bar.close()
-                self._interrupt(epoch)
-        seconds = time.perf_counter() - start
-        logs = {"epoch": epoch}
-        logs.update({k: s / self.seen for k, s in self.sums.items()})
-        if self.val is not None:
-            logs.update({f"val_{k}": v for k, v in
-                         t.evaluate(*self.val, batch_size=self.eval_batch_size).items()})
-        logs.update(lr=lr, seconds=seconds, samples_per_s=seen_here / max(seconds, 1e-9))
-        for cb in self.callbacks:
-            cb.on_epoch_end(t, epoch, logs)
-        self.stopped = bool(t.stop_training)
-        self.history.append(logs)
-        self.epoch, self.batch = epoch, 0
-        bar.finish(logs)
-        path = self._save(float(logs.get(self.keep_best, math.nan)))
-        if self.history_path is not None:
-            self.history.save(self.history_path)
-        if t._interrupted:
-            self._interrupt(epoch, path)
-
-    def _interrupt(self, epoch: int, path: str | None = None) -> None:
-        if path is None:
-            path = self._save(math.nan, interrupted=True)
-        where = (f"epoch {epoch}, after step {self.batch} of {self.n_batches}" if self.batch
-                 else f"the end of epoch {epoch}")
-        if path is not None:
-            msg = (f"Training interrupted at {where}. Checkpoint saved to {path}. "
-                   f"To resume, run fit again with checkpoint_dir={self.manager.directory!r} "
-                   f"and resume=True.")
-        else:
-            msg = (f"Training interrupted at {where}. No checkpoint was saved (fit had no "
-                   f"checkpoint_dir); pass checkpoint_dir= to make a run resumable.")
-        raise TrainingInterrupted(msg, path, self.history, epoch, self.batch)
-
-
-def _lr(optimizer: Any) -> float:
-    try:
-        return float(optimizer.lr)
-    except (AttributeError, KeyError, TypeError):
-        return math.nan
-
-
 def fit(model: Any, data: tuple[Any, Any], loss: str | Callable = "softmax_cross_entropy",
-        optimizer: Any = None, epochs: int = 1, batch_size: int = 128,
-        validation_data: tuple[Any, Any] | None = None,
-        metrics: Sequence[str | Callable] = ("accuracy",), callbacks: Sequence[Callback] = (),
-        checkpoint_dir: str | os.PathLike | None = None, keep: int | None = 3,
-        keep_best: str | None = None, resume: bool = False, seed: int = 0,
-        history_path: str | os.PathLike | None = None, verbose: int | str = "auto",
-        eval_batch_size: int | None = None, checkpoint_meta: dict | None = None,
-        **kwargs: Any) -> History:
+        optimizer: Any = None, metrics: Sequence[str | Callable] = ("accuracy",),
+        **fit_args: Any) -> History:
     """Train ``model`` on ``data`` and return the :class:`History` of its epochs.
 
-    Compiles the training and evaluation functions once (a :class:`Trainer`, whose
-    ``train_step``/``eval_step``/``predict`` are plain :func:`nnthe.function` objects),
-    then runs epochs over shuffled mini-batches, validates after each epoch, calls the
-    callbacks, saves a checkpoint and writes the history.
+    ``Trainer(model, loss, optimizer, metrics).fit(X, y, **fit_args)``: compiles the
+    training and evaluation functions once (``trainer.train_step``/``eval_step``/
+    ``predict`` are plain :func:`nnthe.function` objects), then runs the epochs.
 
     Parameters
     ----------
@@ -506,41 +396,11 @@ def fit(model: Any, data: tuple[Any, Any], loss: str | Callable = "softmax_cross
         A name in :mod:`nnthe.losses` or ``f(outputs, targets)``.
     optimizer : nnthe.optim.Optimizer, optional
         Default ``Adam(learning_rate=1e-3)``.
-    epochs : int
-        The total number of epochs (a resumed run continues up to it).
-    batch_size : int, default 128
-    validation_data : (X, y), optional
-        Evaluated after every epoch; its results are ``val_loss``, ``val_<metric>``.
     metrics : sequence of str or callable, default ('accuracy',)
-    callbacks : sequence of Callback
-        E.g. :class:`LearningRateScheduler`, :class:`EarlyStopping`.
-    checkpoint_dir : str or path-like, optional
-        Save a checkpoint (model, optimizer, random states, schedule and loop state)
-        after every epoch through a :class:`nnthe.checkpoint.CheckpointManager`, and on
-        Ctrl-C.
-    keep : int or None, default 3
-        Keep the last ``keep`` checkpoints, plus the best.
-    keep_best : str, optional
-        The metric that picks the best checkpoint: default ``'val_loss'`` with validation
-        data, else ``'loss'`` (names with ``acc`` count higher as better).
-    resume : bool, default False
-        Continue from the latest checkpoint in ``checkpoint_dir`` exactly where it stopped,
-        even mid-epoch: the same batches, the same dropout masks, the same optimizer and
-        schedule state, so the losses equal those of an uninterrupted run bit for bit.
-        Needs the same data, ``seed``, ``batch_size`` and callbacks.
-    seed : int, default 0
-        The data order of epoch ``e`` is the permutation drawn by
-        ``numpy.random.default_rng([seed, e])``. (Initial weights and dropout come from
-        ``nnthe.random.seed`` before the model is built.)
-    history_path : str or path-like, optional
-        Rewritten after every epoch: CSV for ``.csv``, JSON lines for ``.json``/``.jsonl``.
-    verbose : 'auto', 0, 1 or 2
-        0 silent, 1 a tqdm progress bar per epoch (running loss, metrics, samples/s), 2 one
-        plain line per epoch. ``'auto'``: 1 when stdout is a terminal, else 2.
-    eval_batch_size : int, optional
-        Batch size for validation; default ``max(batch_size, 256)``.
-    checkpoint_meta : dict, optional
-        Extra JSON-able metadata stored in every checkpoint (e.g. the architecture name).
+    **fit_args
+        The parameters of :meth:`Trainer.fit`: ``epochs``, ``batch_size``,
+        ``validation_data``, ``callbacks``, ``seed``, ``verbose``, ``eval_batch_size``,
+        ``checkpoint_dir``, ``resume``, ``history_path``.
 
     Returns
     -------
@@ -548,12 +408,8 @@ def fit(model: Any, data: tuple[Any, Any], loss: str | Callable = "softmax_cross
 
     Raises
     ------
-    TrainingInterrupted
-        After Ctrl-C (a ``KeyboardInterrupt``): the current step was finished and a
-        checkpoint saved; the message says how to resume.
-    TypeError, ValueError
-        For arguments of the wrong type or value (an unknown loss name gets a "did you
-        mean" hint; X and y of different lengths are named).
+    TrainingInterrupted, ResumeError, TypeError, ValueError
+        As :meth:`Trainer.fit`.
 
     Examples
     --------
@@ -563,14 +419,21 @@ def fit(model: Any, data: tuple[Any, Any], loss: str | Callable = "softmax_cross
     >>> history['val_accuracy'][-1]                                      # doctest: +SKIP
     0.9921
     """
-    check_kwargs(kwargs, ("model", "data", "loss", "optimizer", "metrics") + _FIT_ARGS, "fit")
+    _check_fit_kwargs(fit_args, ("model", "data") + _TRAINER_PARAMS + _FIT_PARAMS)
     X, y = _split_pair(data, "fit: data")
     trainer = Trainer(model, loss=loss, optimizer=optimizer, metrics=metrics)
-    return trainer.fit(X, y, epochs=epochs, batch_size=batch_size,
-                       validation_data=validation_data, callbacks=callbacks,
-                       checkpoint_dir=checkpoint_dir, keep=keep, keep_best=keep_best,
-                       resume=resume, seed=seed, history_path=history_path, verbose=verbose,
-                       eval_batch_size=eval_batch_size, checkpoint_meta=checkpoint_meta)
+    return trainer.fit(X, y, **fit_args)
+
+
+def _fit_signature() -> inspect.Signature:
+    # help(fit) and IDEs show the whole signature: fit's own parameters, then Trainer.fit's.
+    own = list(inspect.signature(fit).parameters.values())[:-1]
+    rest = list(inspect.signature(Trainer.fit).parameters.values())[3:-1]
+    return inspect.Signature(own + [p.replace(kind=inspect.Parameter.KEYWORD_ONLY) for p in rest],
+                             return_annotation=History)
+
+
+fit.__signature__ = _fit_signature()  # type: ignore[attr-defined]
 
 
 def evaluate(model: Any, X: Any, y: Any, batch_size: int = 256,

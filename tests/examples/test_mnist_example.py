@@ -26,8 +26,11 @@ def _subset_only(tmp_path, monkeypatch):
 
 
 def _run(script: str, *args: str) -> subprocess.CompletedProcess:
+    # The nnthe of this checkout, not whichever one the interpreter has installed.
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(
+        [ROOT] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]))
     return subprocess.run([sys.executable, os.path.join(EXAMPLE, script), *args],
-                          capture_output=True, text=True, env=dict(os.environ), timeout=300)
+                          capture_output=True, text=True, env=env, timeout=300)
 
 
 def test_train_one_epoch_then_evaluate(tmp_path):
@@ -72,3 +75,46 @@ def test_models_build_and_errors(tmp_path):
     assert res.returncode != 0 and "no checkpoint" in res.stderr
     res = _run("train.py", "--resume")
     assert res.returncode == 2 and "--resume needs --checkpoint-dir" in res.stderr
+
+
+def _train(ckpt, *more):
+    return _run("train.py", "--model", "mlp", "--limit", "600", "--val-size", "120",
+                "--checkpoint-dir", ckpt, "--verbose", "2", *more)
+
+
+def test_resume_skips_a_damaged_latest_checkpoint_and_reports_overrides(tmp_path):
+    ckpt = str(tmp_path / "run")
+    res = _train(ckpt, "--epochs", "2")
+    assert res.returncode == 0, res.stderr
+    files = sorted(f for f in os.listdir(ckpt) if f.endswith(".h5"))
+    assert len(files) == 2
+    with open(os.path.join(ckpt, files[-1]), "r+b") as f:  # a save cut short
+        f.truncate(1000)
+    more = _train(ckpt, "--epochs", "3", "--resume", "--lr", "0.01", "--lr-decay", "0.5")
+    assert more.returncode == 0, more.stderr
+    assert "Traceback" not in more.stderr
+    assert f"resume: skipped {files[-1]}: " in more.stdout
+    assert f"resumed from {os.path.join(ckpt, files[0])} at the end of epoch 1" in more.stdout
+    assert "--lr 0.01 is not used on --resume" in more.stdout
+    assert "initial 0.001" in more.stdout
+    assert "--lr-decay 0.5 is not used on --resume" in more.stdout and "x0.8 per" in more.stdout
+    assert "epoch 2/3: loss" in more.stdout and "epoch 3/3: loss" in more.stdout
+    # Options the checkpoint agrees with are not reported.
+    again = _train(ckpt, "--epochs", "4", "--resume")
+    assert again.returncode == 0, again.stderr
+    assert "is not used" not in again.stdout and "skipped" not in again.stdout
+
+
+def test_resume_refuses_clearly_when_no_checkpoint_loads(tmp_path):
+    ckpt = tmp_path / "run"
+    ckpt.mkdir()
+    (ckpt / "ckpt-00000010.h5").write_bytes(b"")
+    (ckpt / "ckpt-00000020.h5").write_bytes(b"not hdf5 at all")
+    res = _train(str(ckpt), "--epochs", "1", "--resume")
+    assert res.returncode == 1
+    assert "Traceback" not in res.stderr
+    assert "cannot resume" in res.stderr and "none of the 2 checkpoint(s)" in res.stderr
+    assert "ckpt-00000010.h5" in res.stderr and "ckpt-00000020.h5" in res.stderr
+    ev = _run("evaluate.py", "--checkpoint", str(ckpt / "ckpt-00000020.h5"))
+    assert ev.returncode == 1 and "Traceback" not in ev.stderr
+    assert "cannot read the checkpoint" in ev.stderr

@@ -30,6 +30,8 @@ def main() -> int:
 
     callbacks = [train.LearningRateScheduler(optim.ExponentialLR(opt, 0.9)),
                  train.LambdaCallback(on_batch_end=on_batch_end)]
+    import nnthe
+    print(f"nnthe {os.path.dirname(nnthe.__file__)}", flush=True)
     try:
         history = train.fit(model, (X, y), optimizer=opt, epochs=epochs, batch_size=10,
                             callbacks=callbacks, checkpoint_dir=ckpt or None,

@@ -11,18 +11,22 @@ import time
 import pytest
 
 SCRIPT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fit_script.py")
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+# The subprocess imports the nnthe of this checkout, not whichever one is installed.
+ENV = dict(os.environ, PYTHONPATH=os.pathsep.join(
+    [ROOT] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]))
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="SIGINT to a subprocess")
 
 
 def _run(*args, timeout=120):
     return subprocess.run([sys.executable, SCRIPT, *args], capture_output=True, text=True,
-                          timeout=timeout)
+                          timeout=timeout, env=ENV)
 
 
 def test_sigint_saves_checkpoint_and_resume_continues(tmp_path):
     ckpt = str(tmp_path / "run")
     proc = subprocess.Popen([sys.executable, SCRIPT, ckpt, "3", "slow"], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+                            stderr=subprocess.PIPE, text=True, env=ENV)
     try:
         deadline = time.monotonic() + 120
         for line in proc.stdout:  # wait until a few steps ran (compiling takes a moment)
@@ -44,6 +48,7 @@ def test_sigint_saves_checkpoint_and_resume_continues(tmp_path):
     assert resumed.returncode == 0, resumed.stderr
     full = _run("", "3", "fast")
     assert full.returncode == 0, full.stderr
+    assert f"nnthe {os.path.join(ROOT, 'nnthe')}\n" in full.stdout  # this checkout's
     losses = [line for line in full.stdout.splitlines() if line.startswith("loss ")]
     assert len(losses) == 3
     assert [line for line in resumed.stdout.splitlines() if line.startswith("loss ")] == losses
@@ -63,7 +68,7 @@ def test_interrupt_without_checkpoint_dir_says_so():
     from train_helpers import data, tiny_model
 
     def interrupt(trainer, step, logs):
-        trainer._interrupted = True
+        trainer.request_stop("step")
 
     with pytest.raises(train.TrainingInterrupted, match="No checkpoint was saved") as info:
         train.fit(tiny_model(), data(), epochs=2, verbose=0,

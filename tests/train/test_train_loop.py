@@ -63,12 +63,12 @@ def test_resume_equals_uninterrupted_bit_for_bit(tmp_path):
         assert resumed[key] == full[key], key
 
 
-def test_resume_mid_epoch_equals_uninterrupted(tmp_path):
+def test_resume_mid_epoch_equals_uninterrupted(tmp_path, capsys):
     full = _fit(tiny_model(seed=0), 3)
 
     def stop_at_step(trainer, step, logs):
         if step == 9:  # mid-epoch 2 (6 steps per epoch)
-            trainer._interrupted = True  # what the SIGINT handler does
+            trainer.request_stop("step")  # what the SIGINT handler does
 
     opt = optim.Adam(learning_rate=1e-2)
     cbs = [train.LearningRateScheduler(optim.ExponentialLR(opt, 0.9), per="step"),
@@ -81,7 +81,8 @@ def test_resume_mid_epoch_equals_uninterrupted(tmp_path):
     cbs = [train.LearningRateScheduler(optim.ExponentialLR(opt, 0.9), per="step"),
            train.LambdaCallback()]
     resumed = _fit(tiny_model(seed=3), 3, optimizer=opt, callbacks=cbs,
-                   checkpoint_dir=tmp_path, resume=True)
+                   checkpoint_dir=tmp_path, resume=True, verbose=2)
+    assert f"resumed from {info.value.checkpoint} at epoch 2, step 3/6\n" in capsys.readouterr().out
     assert losses_of(resumed) == losses_of(full)
     assert resumed["val_loss"] == full["val_loss"]
 
@@ -143,8 +144,11 @@ def test_checkpoint_keeps_last_n_and_best(tmp_path):
     def score(trainer, epoch, logs):
         logs["score"] = scores[epoch - 1]
 
-    _fit(tiny_model(), 5, callbacks=[train.LambdaCallback(on_epoch_end=score)],
-         checkpoint_dir=tmp_path, keep=2, keep_best="score")
+    # ModelCheckpoint first: it saves in on_checkpoint, after every on_epoch_end, so it
+    # sees the score the callback after it adds.
+    _fit(tiny_model(), 5, callbacks=[
+        train.ModelCheckpoint(tmp_path, keep=2, keep_best="score", mode="min"),
+        train.LambdaCallback(on_epoch_end=score)])
     mgr = nnthe.checkpoint.CheckpointManager(tmp_path, keep=2, keep_best="score")
     steps = [s for s, _ in mgr.checkpoints()]
     assert steps == [12, 24, 30]  # epoch 2 (best), epochs 4 and 5 (last two); 6 steps/epoch
@@ -154,7 +158,7 @@ def test_checkpoint_keeps_last_n_and_best(tmp_path):
 
 def test_checkpoint_loads_into_fresh_model(tmp_path):
     model = tiny_model()
-    _fit(model, 1, checkpoint_dir=tmp_path, checkpoint_meta={"arch": "tiny"})
+    _fit(model, 1, callbacks=[train.ModelCheckpoint(tmp_path, meta={"arch": "tiny"})])
     fresh = tiny_model(seed=9)
     t = train.Trainer(fresh).compile((8,))
     path = nnthe.checkpoint.CheckpointManager(tmp_path).latest()
