@@ -155,7 +155,7 @@ def test_two_threads_calling_one_function_get_their_own_results():
     wrong = []
 
     def worker(k):
-        for i in range(200):
+        for i in range(60):
             j = (k + i) % len(inputs)
             if not np.array_equal(f(inputs[j]), expected[j]):
                 wrong.append(j)
