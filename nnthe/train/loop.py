@@ -14,6 +14,7 @@ from .. import losses as _losses
 from .. import metrics as _metrics
 from ..config import config
 from ..core.compile import function
+from ..optim.base import collect_grads
 from .callbacks import Callback, CallbackList
 from .checkpointing import ModelCheckpoint, Resume
 from .history import History, HistoryLogger, check_history_path
@@ -126,6 +127,10 @@ class Trainer:
         self.callbacks = CallbackList()
         self._target: tuple[str, tuple] | None = None
         self._stop: str | None = None
+        # Set by nnthe.distributed.Distributed: a transform of the gradients (the
+        # all-reduce) and the callback that shards evaluation data.
+        self._grad_hook: Callable | None = None
+        self._dist: Any = None
 
     # -- compiling ---------------------------------------------------------------------------
     def _objective(self, outputs: Any, y: Any) -> tuple[Any, list]:
@@ -172,7 +177,12 @@ class Trainer:
         if self.optimizer is not None and self.train_step is None:
             train_out = self.model(self.X, training=True)
             self.loss_expr, train_metrics = self._objective(train_out, self.y)
-            updates = self.optimizer.updates(self.loss_expr, self.model.trainable_params)
+            params = self.model.trainable_params
+            loss_or_grads: Any = self.loss_expr
+            if self._grad_hook is not None:
+                loss_or_grads = self._grad_hook(
+                    collect_grads(self.loss_expr, params, "Trainer.compile"), self.X)
+            updates = self.optimizer.updates(loss_or_grads, params)
             self.train_step = function([self.X, self.y], [self.loss_expr] + train_metrics,
                                        updates=updates, name="train_step")
         if self.predict is None:
@@ -202,12 +212,19 @@ class Trainer:
         self._compile_for(X, y, need_train=False)
         keys = ["loss"] + self.metric_names
         sums = dict.fromkeys(keys, 0.0)
+        n = len(X)
+        if self._dist is not None:  # each rank its contiguous part, then sums over ranks
+            part = self._dist.shard(np.arange(n))
+            lo, hi = (int(part[0]), int(part[-1]) + 1) if len(part) else (0, 0)
+            X, y = X[lo:hi], y[lo:hi]
         for start in range(0, len(X), batch_size):
             values = self.eval_step(X[start:start + batch_size], y[start:start + batch_size])
             nb = min(batch_size, len(X) - start)
             for k, v in zip(keys, values):
                 sums[k] += float(v) * nb
-        return {k: s / len(X) for k, s in sums.items()}
+        if self._dist is not None:
+            sums = dict(zip(keys, self._dist.sum_over_ranks([sums[k] for k in keys])))
+        return {k: s / n for k, s in sums.items()}
 
     def predict_batches(self, X: Any, batch_size: int = 256) -> np.ndarray:
         """``predict`` over all of ``X`` in batches, concatenated."""

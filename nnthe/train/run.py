@@ -68,10 +68,13 @@ class Loop:
 
     def run(self) -> History:
         t, state = self.t, self.state
+        t.state, t.callbacks, t._stop = state, self.cbs, None
+        for cb in self.cbs:  # nnthe.distributed.Distributed puts its all-reduce in the step
+            if getattr(cb, "distributed", False):
+                cb.setup(t)
         t._compile_for(self.X, self.y, need_train=True)
         if self.val is not None:
             t.compile(self.val[0].shape[1:], str(self.val[1].dtype), self.val[1].shape[1:])
-        t.state, t.callbacks, t._stop = state, self.cbs, None
         main = threading.current_thread() is threading.main_thread()
         old = signal.signal(signal.SIGINT, self._on_sigint) if main else None
         try:
