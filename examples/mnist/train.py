@@ -4,6 +4,7 @@
     python examples/mnist/train.py --model mlp --epochs 20
     python examples/mnist/train.py --checkpoint-dir runs/cnn      # Ctrl-C, then:
     python examples/mnist/train.py --checkpoint-dir runs/cnn --resume
+    mpiexec -n 2 python -m mpi4py examples/mnist/train.py --distributed   # 2 processes
 
 MNIST is looked for in --data, $NNTHE_DATA, then ~/.cache/nnthe/mnist, downloaded when
 possible, and otherwise the small subset bundled with nnthe is used.
@@ -16,6 +17,7 @@ import shlex
 import sys
 import time
 import warnings
+from typing import Callable
 
 import numpy as np
 
@@ -50,6 +52,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--val-size", type=int, default=5000,
                    help="training images held out for validation (default 5000; 0: none)")
     p.add_argument("--verbose", default="auto", choices=["auto", "0", "1", "2"])
+    p.add_argument("--distributed", action="store_true",
+                   help="data-parallel over the MPI ranks of mpiexec -n N python -m mpi4py "
+                        "(needs pip install 'nnthe[mpi]'); --batch-size stays the global "
+                        "batch, each rank trains on batch-size/N of it")
     args = p.parse_args(argv)
     for key, value in DEFAULTS[args.model].items():
         if getattr(args, key) is None:
@@ -60,7 +66,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def report_overrides(resume: train.Resume, args: argparse.Namespace, schedule: optim.ExponentialLR,
-                     opt: optim.Optimizer) -> None:
+                     opt: optim.Optimizer, say: Callable[..., None] = print) -> None:
     """Say which options a resumed run does not use: the checkpoint's learning rate and
     schedule go on (they are part of the exact resume), whatever --lr and --lr-decay say."""
     if resume.path is None:
@@ -71,21 +77,35 @@ def report_overrides(resume: train.Resume, args: argparse.Namespace, schedule: o
                                 f"{saved}, this run has --optimizer {args.optimizer}")
     # The schedule was restored: base_lr and gamma are the checkpoint's now.
     if np.float32(schedule.base_lr) != np.float32(args.lr):
-        print(f"note: --lr {args.lr:g} is not used on --resume: the run continues with the "
+        say(f"note: --lr {args.lr:g} is not used on --resume: the run continues with the "
               f"checkpoint's learning rate (initial {schedule.base_lr:.4g}, now {opt.lr:.4g})",
               flush=True)
     if schedule.gamma != args.lr_decay:
-        print(f"note: --lr-decay {args.lr_decay:g} is not used on --resume: the run continues "
+        say(f"note: --lr-decay {args.lr_decay:g} is not used on --resume: the run continues "
               f"with the checkpoint's schedule (x{schedule.gamma:g} per epoch)", flush=True)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    rank, size = 0, 1
+    if args.distributed:
+        from nnthe import distributed
+        distributed.init()
+        rank, size = distributed.rank(), distributed.size()
+        if args.batch_size % size:
+            if rank == 0:
+                print(f"train.py: --batch-size {args.batch_size} is not a multiple of the "
+                      f"{size} ranks", file=sys.stderr)
+            return 2
+
+    def say(*a: object, **kw: object) -> None:  # one copy of every message, from rank 0
+        if rank == 0:
+            print(*a, **kw)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", data.MNISTSubsetWarning)
         (X, y), (X_test, y_test) = data.load_mnist(args.data)
     if caught:
-        print(f"note: {caught[0].message}\n", file=sys.stderr)
+        say(f"note: {caught[0].message}\n", file=sys.stderr)
     if args.limit is not None:
         X, y = X[:args.limit], y[:args.limit]
     val = None
@@ -93,9 +113,10 @@ def main(argv: list[str] | None = None) -> int:
         # The same split on every run (and so on a resume): the last val-size images.
         n_val = min(args.val_size, len(X) // 5)
         X, y, val = X[:-n_val], y[:-n_val], (X[-n_val:], y[-n_val:])
-    print(f"{args.model}: {len(X):,} training, {len(val[0]) if val else 0:,} validation, "
+    ranks = f" over {size} ranks ({args.batch_size // size} each)" if args.distributed else ""
+    say(f"{args.model}: {len(X):,} training, {len(val[0]) if val else 0:,} validation, "
           f"{len(X_test):,} test images; {args.optimizer} lr {args.lr:g} (x{args.lr_decay:g} "
-          f"per epoch), batch {args.batch_size}, {args.epochs} epochs, seed {args.seed}",
+          f"per epoch), batch {args.batch_size}{ranks}, {args.epochs} epochs, seed {args.seed}",
           flush=True)
 
     nnthe.random.seed(args.seed)  # initial weights and dropout masks
@@ -109,26 +130,32 @@ def main(argv: list[str] | None = None) -> int:
         if args.resume:
             resume = train.Resume(args.checkpoint_dir)
             callbacks = [resume, train.LambdaCallback(
-                on_train_begin=lambda trainer: report_overrides(resume, args, schedule, opt)),
+                on_train_begin=lambda trainer: report_overrides(resume, args, schedule, opt, say)),
                 *callbacks]
         callbacks += [train.ModelCheckpoint(args.checkpoint_dir, meta={
                           "model": args.model, "optimizer": args.optimizer}),
                       train.HistoryLogger(os.path.join(args.checkpoint_dir, "history.csv"))]
+    if args.distributed:  # after Resume, before the checkpoint and history writers
+        at = 2 if args.checkpoint_dir and args.resume else 0
+        callbacks.insert(at, distributed.Distributed())
     verbose = args.verbose if args.verbose == "auto" else int(args.verbose)
     start = time.perf_counter()
     try:
         history = train.fit(model, (X, y), optimizer=opt, epochs=args.epochs,
-                            batch_size=args.batch_size, validation_data=val,
+                            batch_size=args.batch_size // size, validation_data=val,
                             callbacks=callbacks, seed=args.seed, verbose=verbose)
     except train.ResumeError as exc:
-        print(f"train.py: cannot resume from {args.checkpoint_dir}: {exc}", file=sys.stderr)
+        say(f"train.py: cannot resume from {args.checkpoint_dir}: {exc}", file=sys.stderr)
         return 1
     except train.TrainingInterrupted as exc:
-        print(f"\n{exc}", file=sys.stderr)
+        say(f"\n{exc}", file=sys.stderr)
         if exc.checkpoint is not None:
             cmd = [a for a in sys.argv if a != "--resume"] + ["--resume"]
-            print(f"Resume with:\n  python {shlex.join(cmd)}", file=sys.stderr)
+            launch = f"mpiexec -n {size} python -m mpi4py" if args.distributed else "python"
+            say(f"Resume with:\n  {launch} {shlex.join(cmd)}", file=sys.stderr)
         return 130
+    if rank != 0:
+        return 0  # the model is the same on every rank: rank 0 tests it
     elapsed = time.perf_counter() - start
     test = train.evaluate(model, X_test, y_test, batch_size=500)
     secs = [row["seconds"] for row in history.epochs]
