@@ -39,13 +39,19 @@ gradients gives the gradient of the mean over the global batch when every rank h
 the same number of examples; pass ``weight=X.shape[0]`` to make it exact when they do
 not (the last batch of an epoch). With a loss that is a *sum*, pass ``average=False``.
 
-Random numbers and BatchNorm. Each rank seeds its random streams differently
-(``nnthe.random.seed(seed + rank)`` in :class:`~nnthe.distributed.training.Distributed`),
-so dropout masks differ per rank as they would between examples of one big batch.
-BatchNorm normalises with *local* (per-rank) batch statistics, as PyTorch's DDP does
-without SyncBatchNorm: it costs no communication in the forward pass; the running
-averages are then averaged over the ranks at the end of every epoch, before validation
-and checkpoints, so every rank evaluates and saves the same model.
+Training loop. ``fit(..., callbacks=[Distributed()])``
+(:class:`~nnthe.distributed.training.Distributed`) does all of the above for
+:func:`nnthe.train.fit`, with ``batch_size`` per rank: sharding, sums of metrics and
+validation over ranks, rank 0 printing and writing checkpoints, exact resume, Ctrl-C on
+all ranks at once.
+
+Random numbers and BatchNorm. Rank 0 keeps its Dropout keys and rank ``r`` derives its
+own from them and ``r``, so dropout masks differ per rank as they would between the
+examples of one big batch. BatchNorm normalises with *local* (per-rank) batch
+statistics, as PyTorch's DDP does without SyncBatchNorm: it costs no communication in
+the forward pass; the running averages are averaged over the ranks at the end of every
+epoch, before validation and checkpoints, so every rank evaluates and saves the same
+model.
 
 mpi4py is imported on first use only, never by ``import nnthe``; without it, the first
 call raises :class:`MPIUnavailableError` (an ImportError) saying
