@@ -18,8 +18,8 @@ it, on every rank:
   are ranks it is left out of that epoch: every rank must make the same number of steps.)
 - the epoch's losses and metrics (``on_epoch_steps_end``) and validation results are
   sums over the ranks' examples divided by the global count (validation data is
-  sharded too); ``samples_per_s`` stays this rank's, and the progress bar shows rank 0's
-  running values;
+  sharded too), ``samples_per_s`` is the sum of the ranks' rates, and the progress bar
+  shows rank 0's running values;
 - rank 0 alone prints and writes files (``trainer.state.chief``); its checkpoints also
   hold every rank's random states, BatchNorm statistics and running sums (gathered in
   ``on_checkpoint``), so every rank loads the same file on resume and gets its own state
@@ -178,6 +178,10 @@ class Distributed(Callback):
         totals = self.sum_over_ranks([state.sums[k] for k in keys] + [state.seen])
         logs.update({k: s / totals[-1] for k, s in zip(keys, totals)})
         self.sync_state(trainer.model)  # BatchNorm averages, before validation and saving
+
+    def on_epoch_end(self, trainer: Any, epoch: int, logs: dict) -> None:
+        if "samples_per_s" in logs:  # the ranks run in step: their rates add up
+            logs["samples_per_s"] = self.sum_over_ranks([logs["samples_per_s"]])[0]
 
     def sync_state(self, model: Any) -> None:
         """Average the non-trainable parameters (BatchNorm running statistics) over ranks."""
