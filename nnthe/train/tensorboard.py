@@ -79,10 +79,11 @@ class TensorBoard(Callback):
         return self.writer
 
     def on_train_begin(self, trainer: "Trainer") -> None:
-        self._open()
+        if trainer.state.chief:  # in a distributed run only rank 0 writes
+            self._open()
 
     def on_batch_end(self, trainer: "Trainer", step: int, logs: dict) -> None:
-        if self.update_freq == "epoch" or step % self.update_freq:
+        if self.update_freq == "epoch" or step % self.update_freq or not trainer.state.chief:
             return
         w = self._open()
         for key, value in logs.items():
@@ -93,6 +94,8 @@ class TensorBoard(Callback):
             w.add_scalar("step/lr", lr, step)
 
     def on_epoch_end(self, trainer: "Trainer", epoch: int, logs: dict) -> None:
+        if not trainer.state.chief:
+            return
         w = self._open()
         for key, value in logs.items():
             if key != "epoch" and _scalar(value):
