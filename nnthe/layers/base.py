@@ -12,6 +12,7 @@ records its arguments so that :meth:`Layer.config` can describe the architecture
 """
 from __future__ import annotations
 
+import contextlib
 import functools
 import inspect
 from collections import OrderedDict
@@ -21,22 +22,13 @@ import numpy as np
 
 from .. import init as _init
 from ..config import config
-from ..core.hints import refuse_unknown_kwargs
+from ..core.hints import keyword_names, refuse_unknown_kwargs
 from ..core.shared import SharedVariable, shared
-from ..core.types import fmt_shape, is_float_dtype
+from ..core.types import TensorType, fmt_shape, is_float_dtype
 from ..core.variable import TensorVariable, as_tensor_variable
 from . import activations as _activations
 
 Shape = tuple  # of int or None
-
-
-def _check_kwargs(cls_name: str, sig: inspect.Signature, kwargs: dict) -> None:
-    params = sig.parameters
-    if any(p.kind is p.VAR_KEYWORD for p in params.values()):
-        return
-    allowed = [n for n, p in params.items()
-               if n != "self" and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
-    refuse_unknown_kwargs(cls_name, kwargs, allowed)
 
 
 def to_jsonable(value: Any) -> Any:
@@ -64,8 +56,8 @@ class Layer:
     """Base class of all layers.
 
     Subclasses implement :meth:`build` (create parameters from the input shape, with
-    :meth:`add_param`), :meth:`call` (the symbolic computation) and
-    :meth:`output_shape` (the same computation on static shapes).
+    :meth:`add_param`) and :meth:`call` (the symbolic computation); :meth:`output_shape`
+    traces :meth:`call`, so the static shapes follow from the ops.
 
     Parameters
     ----------
@@ -92,10 +84,16 @@ class Layer:
             return
         original = cls.__dict__["__init__"]
         sig = inspect.signature(original)
+        # The constructor keeps its real signature (functools.wraps); unknown keywords get
+        # the same "did you mean" TypeError as functions decorated with suggest_keywords.
+        names = keyword_names(original)
+        allowed = frozenset(names or ())
 
         @functools.wraps(original)
         def __init__(self, *args: Any, **kw: Any) -> None:
-            _check_kwargs(type(self).__name__ if type(self) is cls else cls.__name__, sig, kw)
+            if names is not None and not allowed.issuperset(kw):
+                refuse_unknown_kwargs(type(self).__name__ if type(self) is cls else cls.__name__,
+                                      kw, names)
             if "_init_args" not in self.__dict__:
                 # The most derived constructor records the arguments (for config()).
                 try:
@@ -168,7 +166,13 @@ class Layer:
         if name in self._params:
             raise ValueError(f"{self!r} already has a parameter named {name!r}")
         dtype = dtype or self.param_dtype
-        value = _init.get(initializer)(tuple(shape), dtype=dtype)
+        if _shape_traces:
+            # output_shape() of an unbuilt layer: a zero-cost stand-in of the right type,
+            # so asking for a shape draws no random numbers (the model's initial values
+            # do not depend on it) and allocates nothing.
+            value = np.broadcast_to(np.zeros((), dtype=dtype), tuple(int(d) for d in shape))
+        else:
+            value = _init.get(initializer)(tuple(shape), dtype=dtype)
         var = shared(value, name=name, borrow=True)
         var.tag["trainable"] = bool(trainable)
         var.tag["regularizable"] = bool(regularizable)
@@ -311,10 +315,40 @@ class Layer:
         """The symbolic computation (called by ``layer(x, training)``)."""
         raise NotImplementedError(f"{type(self).__name__} does not implement call()")
 
+    #: The dtype of the symbolic input :meth:`output_shape` traces with, when the layer
+    #: was not built (default ``config.floatX``); Embedding takes integer ids.
+    trace_dtype: str | None = None
+
     def output_shape(self, input_shape: Any) -> Shape:
-        """The static output shape for inputs of static shape ``input_shape``, computed
-        without building a graph."""
-        raise NotImplementedError(f"{type(self).__name__} does not implement output_shape()")
+        """The static output shape for inputs of static shape ``input_shape`` (a list of
+        shapes for merge layers).
+
+        The layer is traced: :meth:`call` runs on a symbolic input of that shape, so the
+        answer (and any error) is the ops' own; the shape rules live in the ops only.
+        Asking changes nothing: an unbuilt layer stays unbuilt (its parameters are
+        zero-cost stand-ins during the trace, and no random numbers are drawn), a built
+        one keeps its state and parameter names. Override it only for a layer whose
+        ``call`` cannot run on a symbolic input.
+
+        Raises
+        ------
+        TypeError, ValueError
+            Naming the layer, for inputs the layer does not accept.
+        """
+        dtype = self.trace_dtype or self.dtype or self.__dict__.get("_input_dtype") \
+            or config.floatX
+        if isinstance(input_shape, list):
+            x: Any = [TensorVariable(TensorType(dtype, tuple(s))) for s in input_shape]
+        else:
+            x = TensorVariable(TensorType(dtype, tuple(input_shape)))
+        try:
+            with _untouched(self):
+                out = self(x)
+        except (TypeError, ValueError) as exc:
+            if type(exc) in (TypeError, ValueError) and repr(self) not in str(exc):
+                raise type(exc)(f"{self!r}: {exc}") from exc
+            raise
+        return _static_shape(out)
 
     # -- helpers for subclasses --------------------------------------------------------
     def _require(self, input_shape: Shape, axes: Sequence[int], what: str) -> list[int]:
@@ -358,6 +392,46 @@ class Layer:
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.extra_repr()})"
+
+
+#: > 0 while output_shape() traces an unbuilt layer (add_param makes stand-ins).
+_shape_traces = 0
+
+
+@contextlib.contextmanager
+def _untouched(root: Layer) -> Iterator[None]:
+    """Run a shape trace of ``root`` and leave it and its descendants as they were:
+    attributes (built, parameters, children, recorded shapes) and parameter names."""
+    global _shape_traces
+    layers = [layer for _, layer in root._walk()]
+    saved = [dict(layer.__dict__) for layer in layers]
+    names = [(v, v.name) for layer in layers for v in layer._params.values()]
+    for layer in layers:
+        # The trace fills copies; the originals come back below.
+        object.__setattr__(layer, "_params", OrderedDict(layer._params))
+        kids = layer.__dict__.get("_children")
+        if kids is not None:
+            object.__setattr__(layer, "_children", OrderedDict(
+                (k, list(v) if isinstance(v, list) else v) for k, v in kids.items()))
+    _shape_traces += 1
+    try:
+        yield
+    finally:
+        _shape_traces -= 1
+        for layer, state in zip(layers, saved):
+            layer.__dict__.clear()
+            layer.__dict__.update(state)
+        for var, name in names:
+            var.name = name
+
+
+def _static_shape(x: Any) -> Any:
+    """The static shape of a tensor, or a list of them for several outputs."""
+    if isinstance(x, TensorVariable):
+        return x.type.shape
+    if isinstance(x, (list, tuple)):
+        return [_static_shape(v) for v in x]
+    return None
 
 
 def _flatten_layers(values: Any) -> list:

@@ -43,7 +43,7 @@ import numpy as np
 from ..config import config
 from ..core.types import fmt_shape
 from ..core.variable import TensorVariable
-from .base import Layer, Shape
+from .base import Layer, Shape, _static_shape
 
 
 class Model(Layer):
@@ -207,14 +207,6 @@ class Sequential(Model):
     def __repr__(self) -> str:
         inner = ",\n".join(f"  ({k}): {l!r}" for k, l in self.named_children())
         return f"Sequential(\n{inner}\n)" if inner else "Sequential()"
-
-
-def _static_shape(x: Any) -> Any:
-    if isinstance(x, TensorVariable):
-        return x.type.shape
-    if isinstance(x, (list, tuple)):
-        return [_static_shape(v) for v in x]
-    return None
 
 
 def _fmt_out(shape: Any) -> str:

@@ -6,21 +6,10 @@ from typing import Any
 import numpy as np
 
 from ..core.nnet import conv2d
-from ..core.types import fmt_shape
+from ..core.nnet.conv import _pair
 from ..core.variable import TensorVariable
 from . import activations as _act
 from .base import Layer, Shape
-
-
-def _pair(value: Any, what: str, minimum: int) -> tuple[int, int]:
-    if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
-        value = (value, value)
-    if not isinstance(value, (tuple, list)) or len(value) != 2 or not all(
-            isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in value):
-        raise TypeError(f"{what} must be an int or a pair of ints, got {value!r}")
-    if any(v < minimum for v in value):
-        raise ValueError(f"{what} entries must be >= {minimum}, got {value!r}")
-    return int(value[0]), int(value[1])
 
 
 class Conv2D(Layer):
@@ -78,15 +67,6 @@ class Conv2D(Layer):
         self.use_bias = bool(use_bias)
         self.W_init, self.b_init = W_init, b_init
 
-    def _pads(self) -> tuple[int, int]:
-        if self.padding == "valid":
-            return (0, 0)
-        if self.padding == "same":
-            return tuple(d * (k // 2) for k, d in zip(self.kernel_size, self.dilation))  # type: ignore
-        if self.padding == "full":
-            return tuple(d * (k - 1) for k, d in zip(self.kernel_size, self.dilation))  # type: ignore
-        return self.padding
-
     def build(self, input_shape: Shape) -> None:
         self._check_ndim(input_shape, 4, " (N, C, H, W)")
         (channels,) = self._require(input_shape, [1], "the number of input channels")
@@ -97,21 +77,6 @@ class Conv2D(Layer):
         self.W = self.add_param("W", (self.filters, channels // self.groups, kh, kw), self.W_init)
         self.b = self.add_param("b", (self.filters,), self.b_init, regularizable=False) \
             if self.use_bias else None
-
-    def output_shape(self, input_shape: Shape) -> Shape:
-        self._check_ndim(input_shape, 4, " (N, C, H, W)")
-        out: list = [input_shape[0], self.filters]
-        for d, size in enumerate(input_shape[2:]):
-            if size is None:
-                out.append(None)
-                continue
-            span = self.dilation[d] * (self.kernel_size[d] - 1) + 1
-            padded = size + 2 * self._pads()[d]
-            if padded < span:
-                raise ValueError(f"{self!r}: the kernel (span {span}) is larger than the padded "
-                                 f"input ({padded}) for input shape {fmt_shape(input_shape)}")
-            out.append((padded - span) // self.stride[d] + 1)
-        return tuple(out)
 
     def call(self, x: TensorVariable, training: bool = False) -> TensorVariable:
         self._check_ndim(x.type.shape, 4, " (N, C, H, W)")

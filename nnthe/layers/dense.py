@@ -85,7 +85,3 @@ class Dense(Layer):
         if self.b is not None:
             out = out + self.b
         return self.activation(out)
-
-    def output_shape(self, input_shape: Shape) -> Shape:
-        k = self._leading(len(input_shape))
-        return tuple(input_shape[:k]) + (self.units,)

@@ -31,6 +31,8 @@ class Embedding(Layer):
     (None, 20, 64)
     """
 
+    trace_dtype = "int64"  # output_shape() traces with integer ids
+
     def __init__(self, input_dim: int, output_dim: int, W_init: Any = None,
                  name: str | None = None, dtype: Any = None) -> None:
         super().__init__(name=name, dtype=dtype)
@@ -45,9 +47,6 @@ class Embedding(Layer):
 
         self.W = self.add_param("W", (self.input_dim, self.output_dim),
                                 self.W_init if self.W_init is not None else init.Normal(1.0))
-
-    def output_shape(self, input_shape: Shape) -> Shape:
-        return tuple(input_shape) + (self.output_dim,)
 
     def call(self, x: TensorVariable, training: bool = False) -> TensorVariable:
         if not is_int_dtype(x.type.dtype):

@@ -70,9 +70,6 @@ class Dropout(Layer):
     def random_state_variables(self) -> list[SharedVariable]:
         return list(self._stream.state_variables().values())
 
-    def output_shape(self, input_shape: Shape) -> Shape:
-        return tuple(input_shape)
-
     def call(self, x: TensorVariable, training: bool = False) -> TensorVariable:
         if not training or self.rate == 0.0:
             return x

@@ -73,9 +73,6 @@ class BatchNorm(Layer):
         self._infer_mean = _alias(self.running_mean)
         self._infer_var = _alias(self.running_var)
 
-    def output_shape(self, input_shape: Shape) -> Shape:
-        return tuple(input_shape)
-
     def call(self, x: TensorVariable, training: bool = False) -> TensorVariable:
         ndim = x.type.ndim
         axis = self.axis % ndim
@@ -164,9 +161,6 @@ class LayerNorm(Layer):
             if self.scale else None
         self.beta = self.add_param("beta", dims, self.beta_init, regularizable=False) \
             if self.center else None
-
-    def output_shape(self, input_shape: Shape) -> Shape:
-        return tuple(input_shape)
 
     def call(self, x: TensorVariable, training: bool = False) -> TensorVariable:
         axes = tuple(range(x.type.ndim - self.normalized_ndim, x.type.ndim))

@@ -4,11 +4,10 @@ from __future__ import annotations
 from typing import Any
 
 from ..core.nnet import pool_2d
+from ..core.nnet.conv import _pair
 from ..core.ops.reduce import mean
-from ..core.types import fmt_shape
 from ..core.variable import TensorVariable
-from .base import Layer, Shape
-from .conv import _pair
+from .base import Layer
 
 
 class _Pool2D(Layer):
@@ -23,20 +22,6 @@ class _Pool2D(Layer):
         if any(p >= k for p, k in zip(self.padding, self.pool_size)):
             raise ValueError(f"{type(self).__name__}: padding {self.padding} must be smaller than "
                              f"pool_size {self.pool_size}")
-
-    def output_shape(self, input_shape: Shape) -> Shape:
-        self._check_ndim(input_shape, 4, " (N, C, H, W)")
-        out = list(input_shape[:2])
-        for d, size in enumerate(input_shape[2:]):
-            if size is None:
-                out.append(None)
-                continue
-            padded = size + 2 * self.padding[d]
-            if padded < self.pool_size[d]:
-                raise ValueError(f"{self!r}: the pool window {self.pool_size} is larger than the "
-                                 f"padded input of shape {fmt_shape(input_shape)}")
-            out.append((padded - self.pool_size[d]) // self.stride[d] + 1)
-        return tuple(out)
 
     def call(self, x: TensorVariable, training: bool = False) -> TensorVariable:
         self._check_ndim(x.type.shape, 4, " (N, C, H, W)")
@@ -77,10 +62,6 @@ class GlobalAvgPool2D(Layer):
 
     def __init__(self, name: str | None = None) -> None:
         super().__init__(name=name)
-
-    def output_shape(self, input_shape: Shape) -> Shape:
-        self._check_ndim(input_shape, 4, " (N, C, H, W)")
-        return tuple(input_shape[:2])
 
     def call(self, x: TensorVariable, training: bool = False) -> TensorVariable:
         self._check_ndim(x.type.shape, 4, " (N, C, H, W)")

@@ -34,14 +34,10 @@ class Flatten(Layer):
             raise ValueError(f"Flatten: outdim must be a positive int, got {outdim!r}")
         self.outdim = int(outdim)
 
-    def output_shape(self, input_shape: Shape) -> Shape:
-        if len(input_shape) < self.outdim:
-            raise TypeError(f"{self!r} needs an input of at least {self.outdim} dimensions, "
-                            f"got shape {fmt_shape(input_shape)}")
-        return tuple(input_shape[:self.outdim - 1]) + (_size(input_shape[self.outdim - 1:]),)
-
     def call(self, x: TensorVariable, training: bool = False) -> TensorVariable:
-        self.output_shape(x.type.shape)  # the error for too few dimensions
+        if x.type.ndim < self.outdim:
+            raise TypeError(f"{self!r} needs an input of at least {self.outdim} dimensions, "
+                            f"got shape {fmt_shape(x.type.shape)}")
         return flatten(x, self.outdim)
 
 
@@ -68,7 +64,9 @@ class Reshape(Layer):
             raise ValueError(f"Reshape: shape must be positive ints with at most one -1, got {shape}")
         self.shape = tuple(int(s) for s in shape)
 
-    def output_shape(self, input_shape: Shape) -> Shape:
+    def _target(self, input_shape: Shape) -> Shape:
+        """The static output shape: ``shape`` with -1 resolved when the example size is
+        known (the reshape op cannot check a symbolic batch against the element count)."""
         n = _size(input_shape[1:])
         known = int(np.prod([s for s in self.shape if s != -1], dtype=np.int64))
         if n is None:
@@ -79,7 +77,7 @@ class Reshape(Layer):
         return (input_shape[0],) + tuple(n // known if s == -1 else s for s in self.shape)
 
     def call(self, x: TensorVariable, training: bool = False) -> TensorVariable:
-        out = self.output_shape(x.type.shape)
+        out = self._target(x.type.shape)
         batch = shape_i(x, 0) if out[0] is None else out[0]
         dims = [-1 if s is None else s for s in out[1:]]
         return reshape(x, [batch] + dims)

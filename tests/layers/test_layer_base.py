@@ -83,9 +83,6 @@ def test_custom_layer_with_add_param():
         def call(self, x, training=False):
             return x * self.s
 
-        def output_shape(self, input_shape):
-            return tuple(input_shape)
-
     layer = Scale()
     x = T.matrix("x", shape=(None, 3))
     out = nnthe.function([x], layer(x))(np.ones((2, 3), "float32"))
@@ -93,3 +90,42 @@ def test_custom_layer_with_add_param():
     assert list(layer.named_params()) == ["s"]
     with pytest.raises(ValueError, match="already has a parameter"):
         layer.add_param("s", (3,), "ones")
+
+
+def test_output_shape_is_traced_and_changes_nothing():
+    # An unbuilt layer stays unbuilt, draws no random numbers, creates no parameters.
+    nnthe.random.seed(3)
+    expected = layers.Dense(4)
+    expected(T.matrix("x", shape=(None, 5)))
+    nnthe.random.seed(3)
+    d = layers.Dense(4)
+    assert d.output_shape((None, 5)) == (None, 4)
+    assert not d.built and d.params == [] and d._output_shape is None
+    d(T.matrix("x", shape=(None, 5)))
+    np.testing.assert_array_equal(d.W.get_value(), expected.W.get_value())
+    # A built layer (inside a container) keeps its parameter names and recorded shapes.
+    model = layers.Sequential([layers.Dense(3), layers.Dense(2)])
+    model(T.matrix("x", shape=(None, 5)))
+    names = [v.name for v in model.params]
+    assert model[1].output_shape((7, 3)) == (7, 2)
+    assert [v.name for v in model.params] == names == ["0/W", "0/b", "1/W", "1/b"]
+    assert model[1]._output_shape == (None, 2)
+
+
+def test_output_shape_default_covers_custom_layers():
+    class Scale(Layer):
+        def build(self, input_shape):
+            (n,) = self._require(input_shape, [-1], "the features")
+            self.s = self.add_param("s", (n,), "ones")
+
+        def call(self, x, training=False):
+            return x * self.s
+
+    assert Scale().output_shape((None, 3)) == (None, 3)
+    with pytest.raises(ValueError, match=r"Scale\(\) needs to know the features"):
+        Scale().output_shape((None, None))
+
+
+def test_output_shape_errors_name_the_layer():
+    with pytest.raises(ValueError, match=r"^Conv2D\(filters=4, kernel_size=5\): conv2d: .* larger"):
+        layers.Conv2D(4, 5).output_shape((None, 1, 3, 3))

@@ -24,7 +24,7 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from ..graph import Apply, Op
-from ..hints import refuse_unknown_kwargs
+from ..hints import suggest_keywords
 from ..types import disconnected_type, fmt_shape, is_disconnected, is_float_dtype, TensorType
 from ..ops.shape import as_shape_vector, shape_i
 from ..variable import TensorVariable, as_tensor_variable
@@ -67,14 +67,28 @@ def normalize_border_mode(border_mode: BorderMode) -> str | tuple[int, int]:
     return _pair(border_mode, "border_mode", 0)
 
 
+def _axis_pad(border_mode: str | tuple[int, int], axis: int, k: Any, dil: int) -> Any:
+    """The zero padding ``border_mode`` means along spatial ``axis`` for a kernel of size
+    ``k`` (an int, or a symbolic scalar in ``infer_shape``)."""
+    if border_mode == "full":
+        return dil * (k - 1)
+    if border_mode == "half":
+        return dil * (k // 2)
+    return border_mode[axis]  # type: ignore[index]
+
+
+def _out_len(size: Any, k: Any, pad: Any, stride: int, dil: int) -> Any:
+    """The output length of a convolution along one axis: the one formula behind
+    :func:`conv_output_shape`, the kernels' output sizes and ``infer_shape`` (ints or
+    symbolic scalars)."""
+    return (size + 2 * pad - dil * (k - 1) - 1) // stride + 1
+
+
 def resolve_padding(border_mode: str | tuple[int, int], kernel: Sequence[int],
                     dilation: Sequence[int]) -> tuple[int, int]:
     """The (top/bottom, left/right) zero padding that ``border_mode`` means for a kernel."""
-    if border_mode == "full":
-        return tuple(d * (k - 1) for k, d in zip(kernel, dilation))  # type: ignore[return-value]
-    if border_mode == "half":
-        return tuple(d * (k // 2) for k, d in zip(kernel, dilation))  # type: ignore[return-value]
-    return border_mode  # type: ignore[return-value]
+    return (_axis_pad(border_mode, 0, kernel[0], dilation[0]),
+            _axis_pad(border_mode, 1, kernel[1], dilation[1]))
 
 
 def conv_output_shape(image_shape: Sequence[int | None], kernel_shape: Sequence[int | None],
@@ -106,14 +120,14 @@ def conv_output_shape(image_shape: Sequence[int | None], kernel_shape: Sequence[
         if size is None or k is None:
             out.append(None)
             continue
-        pad = resolve_padding(mode, (k, k), (dil[d], dil[d]))[0] if isinstance(mode, str) else mode[d]
-        span = dil[d] * (k - 1) + 1
-        if size + 2 * pad < span:
+        pad = _axis_pad(mode, d, k, dil[d])
+        if _out_len(size, k, pad, stride[d], dil[d]) <= 0:
             raise ValueError(
-                f"conv2d: the (dilated) kernel of size {span} is larger than the padded input "
-                f"{size} + 2*{pad} along spatial axis {d} (image {fmt_shape(image_shape)}, "
-                f"kernel {fmt_shape(kernel_shape)}, border_mode={border_mode!r})")
-        out.append((size + 2 * pad - span) // stride[d] + 1)
+                f"conv2d: the (dilated) kernel of size {dil[d] * (k - 1) + 1} is larger than "
+                f"the padded input {size} + 2*{pad} along spatial axis {d} (image "
+                f"{fmt_shape(image_shape)}, kernel {fmt_shape(kernel_shape)}, "
+                f"border_mode={border_mode!r})")
+        out.append(_out_len(size, k, pad, stride[d], dil[d]))
     return tuple(out)
 
 
@@ -139,9 +153,21 @@ def _windows(xp: np.ndarray, kh: int, kw: int, stride: tuple, dil: tuple,
     return v[..., ::sh, ::sw, ::dh, ::dw][..., :oh, :ow, :, :]
 
 
+def _im2col(x: np.ndarray, g: int, kh: int, kw: int, pad: tuple, stride: tuple, dil: tuple,
+            oh: int, ow: int) -> np.ndarray:
+    """The im2col matrix (G, Cg*kh*kw, N*OH*OW) of ``x`` (N, C, H, W), OW innermost (the
+    input's contiguous axis, so the copy moves runs). Used by the forward pass and by the
+    filter gradient; it may be a view of ``x`` (a 1x1 kernel on one image)."""
+    n, c, h, w = x.shape
+    cg = c // g
+    xp = _pad(x.reshape(n, g, cg, h, w), *pad)
+    win = _windows(xp, kh, kw, stride, dil, oh, ow)
+    return win.transpose(1, 2, 5, 6, 0, 3, 4).reshape(g, cg * kh * kw, n * oh * ow)
+
+
 def _out_hw(h: int, w: int, kh: int, kw: int, pad: tuple, stride: tuple, dil: tuple) -> tuple[int, int]:
-    oh = (h + 2 * pad[0] - dil[0] * (kh - 1) - 1) // stride[0] + 1
-    ow = (w + 2 * pad[1] - dil[1] * (kw - 1) - 1) // stride[1] + 1
+    oh = _out_len(h, kh, pad[0], stride[0], dil[0])
+    ow = _out_len(w, kw, pad[1], stride[1], dil[1])
     if oh <= 0 or ow <= 0:
         raise ValueError(f"conv2d: the kernel ({kh}, {kw}) with dilation {dil} does not fit in "
                          f"the input ({h}, {w}) padded by {pad}")
@@ -229,13 +255,10 @@ class Conv2d(_ConvBase):
                              f"{w.shape} with num_groups={g} expect {cg * g}")
         pad = self._pads(kh, kw)
         oh, ow = _out_hw(h, wd, kh, kw, pad, self.subsample, self.filter_dilation)
-        xp = _pad(x.reshape(n, g, cg, h, wd), *pad)
-        win = _windows(xp, kh, kw, self.subsample, self.filter_dilation, oh, ow)
-        # im2col (G, Cg*kh*kw, N*OH*OW), OW innermost (fast to copy), then one large GEMM
-        # per group. One big GEMM rather than a batched matmul of N small ones: the
-        # latter pays a BLAS thread synchronisation per image, which on a busy machine
-        # costs seconds.
-        cols = win.transpose(1, 2, 5, 6, 0, 3, 4).reshape(g, cg * kh * kw, n * oh * ow)
+        # im2col, then one large GEMM per group. One big GEMM rather than a batched
+        # matmul of N small ones: the latter pays a BLAS thread synchronisation per
+        # image, which on a busy machine costs seconds.
+        cols = _im2col(x, g, kh, kw, pad, self.subsample, self.filter_dilation, oh, ow)
         if np.may_share_memory(cols, x):  # a 1x1 kernel on one image: reshape gave a view
             cols = cols.copy()
         wm = self._eff_filters(w).reshape(g, k // g, cg * kh * kw)
@@ -267,14 +290,9 @@ class Conv2d(_ConvBase):
         xs, ws = input_shapes
         out = [xs[0], ws[0]]
         for d in range(2):
-            k, dil, s = ws[2 + d], self.filter_dilation[d], self.subsample[d]
-            if self.border_mode == "full":
-                pad = dil * (k - 1)
-            elif self.border_mode == "half":
-                pad = dil * (k // 2)
-            else:
-                pad = self.border_mode[d]
-            out.append((xs[2 + d] + 2 * pad - dil * (k - 1) - 1) // s + 1)
+            k, dil = ws[2 + d], self.filter_dilation[d]
+            pad = _axis_pad(self.border_mode, d, k, dil)
+            out.append(_out_len(xs[2 + d], k, pad, self.subsample[d], dil))
         g = self.num_groups
         return [tuple(out), (g, ws[1] * ws[2] * ws[3], out[0] * out[2] * out[3])]
 
@@ -428,9 +446,7 @@ class Conv2dGradWeights(_ConvGradBase):
         # OW innermost (the input's contiguous axis): several times faster to copy than
         # (N*OH*OW, Cg*kh*kw). Conv2d's forward pass usually hands over the same matrix.
         if cols is None or cols.shape != (g, cg * kh * kw, n * oh * ow):
-            xp = _pad(x.reshape(n, g, cg, h, wd), *pad)
-            win = _windows(xp, kh, kw, self.subsample, self.filter_dilation, oh, ow)
-            cols = win.transpose(1, 2, 5, 6, 0, 3, 4).reshape(g, cg * kh * kw, n * oh * ow)
+            cols = _im2col(x, g, kh, kw, pad, self.subsample, self.filter_dilation, oh, ow)
         gm = gy.reshape(n, g, kg, oh * ow).transpose(1, 2, 0, 3).reshape(g, kg, n * oh * ow)
         # The longer of Kg and Cg*kh*kw goes in BLAS's M dimension: with M = 32 and
         # M = 800 swapped, the 32x8192x800 product of the MNIST CNN measured 10x slower
@@ -458,12 +474,10 @@ class Conv2dGradWeights(_ConvGradBase):
         return [(gs[1], xs[1] // self.num_groups, hw[0], hw[1])]
 
 
-_CONV_KWARGS = ("border_mode", "subsample", "filter_dilation", "num_groups", "filter_flip")
-
-
+@suggest_keywords
 def conv2d(input: Any, filters: Any, border_mode: BorderMode = "valid",
            subsample: Sequence[int] = (1, 1), filter_dilation: Sequence[int] = (1, 1),
-           num_groups: int = 1, filter_flip: bool = False, **kwargs: Any) -> TensorVariable:
+           num_groups: int = 1, filter_flip: bool = False) -> TensorVariable:
     """2-d convolution (cross-correlation by default) of a batch of images.
 
     Parameters
@@ -494,13 +508,7 @@ def conv2d(input: Any, filters: Any, border_mode: BorderMode = "valid",
     >>> T.nnet.conv2d(x, w).type
     float32(?, 32, 24, 24)
     """
-    if kwargs:
-        _refuse_kwargs("conv2d", kwargs, _CONV_KWARGS + ("input", "filters"))
     return Conv2d(border_mode, subsample, filter_dilation, num_groups, filter_flip)(input, filters)[0]
-
-
-def _refuse_kwargs(what: str, kwargs: dict, known: Sequence[str]) -> None:
-    refuse_unknown_kwargs(what, kwargs, known)
 
 
 __all__ = ["conv2d", "conv_output_shape", "Conv2d", "Conv2dGradInputs", "Conv2dGradWeights",

@@ -22,23 +22,28 @@ import numpy as np
 from ..graph import Apply, Op
 from ..types import disconnected_type, fmt_shape, is_float_dtype, TensorType
 from ..variable import TensorVariable, as_tensor_variable
+from ..hints import suggest_keywords
 from ..ops.alloc import zeros_like
 from ..ops.elemwise import maximum
 from ..ops.reduce import max as _max, mean
 from ..ops.shape import shape_i
-from .conv import _hw, _pair, _refuse_kwargs, _shape2
+from .conv import _hw, _pair, _shape2
 
 MODES = ("max", "average_inc_pad", "average_exc_pad")
 
 
-def _out_len(size: int, ws: int, stride: int, pad: int, ignore_border: bool) -> int:
+def _out_len(size: Any, ws: int, stride: int, pad: int, ignore_border: bool,
+             maximum: Any = max) -> Any:
+    """The output length of pooling along one axis: the one formula behind
+    :func:`pool_output_shape`, the kernels and ``infer_shape`` (which passes a symbolic
+    ``size`` and the elementwise ``maximum``)."""
     r = size + 2 * pad
     if ignore_border:
         return (r - ws) // stride + 1
     # Theano's rule: partial windows at the end are kept.
     if stride >= ws:
         return (r - 1) // stride + 1
-    return max(0, (r - 1 - ws + stride) // stride) + 1
+    return maximum(0, (r - 1 - ws + stride) // stride) + 1
 
 
 def pool_output_shape(imgshape: Sequence[int | None], ws: Sequence[int], ignore_border: bool = True,
@@ -217,14 +222,8 @@ class Pool(_PoolBase):
         (xs,) = input_shapes
         out = list(xs[:-2])
         for d in range(2):
-            r = xs[-2 + d] + 2 * self.pad[d]
-            k, s = self.ws[d], self.stride[d]
-            if self.ignore_border:
-                out.append((r - k) // s + 1)
-            elif s >= k:
-                out.append((r - 1) // s + 1)
-            else:
-                out.append(maximum(0, (r - 1 - k + s) // s) + 1)
+            out.append(_out_len(xs[-2 + d], self.ws[d], self.stride[d], self.pad[d],
+                                self.ignore_border, maximum))
         return [tuple(out)]
 
 
@@ -318,12 +317,10 @@ class AveragePoolGrad(_PoolBase):
         return [[True], [False]]
 
 
-_POOL_KWARGS = ("ws", "ignore_border", "stride", "pad", "mode")
-
-
+@suggest_keywords
 def pool_2d(input: Any, ws: Sequence[int] | int, ignore_border: bool = True,
             stride: Sequence[int] | int | None = None, pad: Sequence[int] | int = (0, 0),
-            mode: str = "max", **kwargs: Any) -> TensorVariable:
+            mode: str = "max") -> TensorVariable:
     """Pool the last two axes of ``input`` over windows of size ``ws``.
 
     Parameters
@@ -349,8 +346,6 @@ def pool_2d(input: Any, ws: Sequence[int] | int, ignore_border: bool = True,
     >>> T.nnet.pool_2d(x, (2, 2)).type
     float32(?, 32, 12, 12)
     """
-    if kwargs:
-        _refuse_kwargs("pool_2d", kwargs, _POOL_KWARGS + ("input",))
     return Pool(ws, stride, pad, ignore_border, mode)(input)
 
 
