@@ -16,7 +16,6 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from ._malloc import tune_malloc as _tune_malloc
 from .config import config
 from . import gradient
 from .core.compile import Function, Mode, function
@@ -24,10 +23,6 @@ from .core.gradient import grad
 from .core.shared import SharedVariable, shared
 
 __version__ = "0.1.0"
-
-# Reuse large freed blocks between training steps (see nnthe/_malloc.py; opt out with
-# NNTHE_MALLOC_TUNING=0).
-_tune_malloc()
 
 _LAZY = {
     "tensor": "nnthe.tensor",

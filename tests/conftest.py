@@ -1,8 +1,18 @@
 """Shared fixtures for the whole test suite."""
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import numpy as np
 import pytest
+
+# Test scripts run in subprocesses (examples, kill-and-resume children) must import the
+# nnthe under test, not whichever one is installed in the environment: put this tree
+# first on the path they inherit.
+_ROOT = str(Path(__file__).resolve().parent.parent)
+os.environ["PYTHONPATH"] = os.pathsep.join(
+    [_ROOT] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p and p != _ROOT])
 
 
 @pytest.fixture

@@ -18,6 +18,7 @@ import os
 import shutil
 import sys
 import urllib.error
+import urllib.request
 import warnings
 from pathlib import Path
 
@@ -67,7 +68,7 @@ def isolated(monkeypatch, tmp_path):
     monkeypatch.setenv("HOME", str(home))
     for var in ("NNTHE_DATA", "XDG_CACHE_HOME", "NNTHE_NO_DOWNLOAD"):
         monkeypatch.delenv(var, raising=False)
-    monkeypatch.setattr(mnist_mod, "_urlopen", _no_network)
+    monkeypatch.setattr(urllib.request, "urlopen", _no_network)
     return home
 
 
@@ -448,7 +449,7 @@ def _serving(plan, calls):
 def test_download_into_cache(monkeypatch, isolated, full):
     calls = []
     # The first mirror fails for some files and serves damaged data for others.
-    monkeypatch.setattr(mnist_mod, "_urlopen", _serving(
+    monkeypatch.setattr(urllib.request, "urlopen", _serving(
         lambda mirror, name: "serve" if mirror else ("fail" if "labels" in name else "garbage"),
         calls))
     with warnings.catch_warnings():
@@ -461,14 +462,14 @@ def test_download_into_cache(monkeypatch, isolated, full):
     assert sorted(p.name for p in cache.iterdir()) == sorted(f"{n}.gz" for n in NAMES)
     for got, want in zip((X, y, Xt, yt), (*full[0], *full[1])):
         np.testing.assert_array_equal(got, want)
-    monkeypatch.setattr(mnist_mod, "_urlopen", _no_network)
+    monkeypatch.setattr(urllib.request, "urlopen", _no_network)
     assert load_mnist()[1][1].shape == (10000,)  # now from the cache, no download
 
 
 @pytest.mark.parametrize("failure", ["fail", "timeout", "garbage"])
 def test_download_failure_falls_back_to_subset(monkeypatch, failure):
     calls = []
-    monkeypatch.setattr(mnist_mod, "_urlopen", _serving(lambda m, n: failure, calls))
+    monkeypatch.setattr(urllib.request, "urlopen", _serving(lambda m, n: failure, calls))
     with pytest.warns(MNISTSubsetWarning, match="downloading failed") as record:
         result = load_mnist()
     msg = str(record[0].message)

@@ -65,8 +65,6 @@ MNIST_MIRRORS: tuple[str, ...] = (
 MNIST_SUBSET_DIR: Path = Path(__file__).resolve().parents[1] / "datasets" / "mnist_subset"
 
 _DOWNLOAD_TIMEOUT = 10.0  # seconds per connect/read: an offline machine must fail fast
-_urlopen = urllib.request.urlopen  # module attribute so tests can serve local bytes
-
 
 def mnist_cache_dir() -> Path:
     """Return the directory MNIST is downloaded to.
@@ -147,7 +145,8 @@ def _fetch(url: str, directory: Path, filename: str) -> Path:
     out, tmp = _create_temp(directory, filename, ".part")
     try:
         request = urllib.request.Request(url, headers={"User-Agent": "nnthe"})
-        with out, _urlopen(request, timeout=_DOWNLOAD_TIMEOUT) as resp:
+        # Looked up at call time, so tests can serve local bytes by patching urllib.
+        with out, urllib.request.urlopen(request, timeout=_DOWNLOAD_TIMEOUT) as resp:
             size = resp.headers.get("Content-Length") if resp.headers else None
             with tqdm(total=int(size) if size else None, unit="B", unit_scale=True,
                       unit_divisor=1024, desc=filename, file=sys.stderr, leave=False) as bar:

@@ -13,6 +13,7 @@ import time
 import warnings
 from typing import Any, Callable, Sequence
 
+from ..._malloc import tune_malloc
 from ..fgraph import FunctionGraph
 from ..graph import Apply, Constant, Variable, ancestors, clone_graph, format_site
 from ..shared import SharedVariable, check_update
@@ -240,6 +241,7 @@ def function(inputs: Sequence[Variable], outputs: Any = None, updates: Any = Non
     # with the collector on, compile time grew faster than the graph (measured: 2.5x per
     # doubling of a 4,000-layer chain; 2.1x with it off). Nothing made here is garbage
     # before compilation ends, so pause it.
+    tune_malloc()  # once per process, on the first compile (nnthe/_malloc.py)
     was_enabled = gc.isenabled()
     gc.disable()
     try:
