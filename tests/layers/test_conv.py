@@ -8,25 +8,12 @@ import pytest
 import nnthe.tensor as T
 from nnthe import layers
 
+from conv_reference import naive_conv2d
 from layer_testutil import check_grads, run
 
 
 def ref_conv(x, w, b, stride, pad, dil, groups):
-    n, c, h, wd = x.shape
-    k, cg, kh, kw = w.shape
-    x = np.pad(x, ((0, 0), (0, 0), (pad[0], pad[0]), (pad[1], pad[1])))
-    oh = (x.shape[2] - dil[0] * (kh - 1) - 1) // stride[0] + 1
-    ow = (x.shape[3] - dil[1] * (kw - 1) - 1) // stride[1] + 1
-    out = np.zeros((n, k, oh, ow))
-    kg = k // groups
-    for o in range(k):
-        g = o // kg
-        for i in range(oh):
-            for j in range(ow):
-                patch = x[:, g * cg:(g + 1) * cg,
-                          i * stride[0]: i * stride[0] + dil[0] * (kh - 1) + 1: dil[0],
-                          j * stride[1]: j * stride[1] + dil[1] * (kw - 1) + 1: dil[1]]
-                out[:, o, i, j] = (patch * w[o]).sum(axis=(1, 2, 3))
+    out = naive_conv2d(x, w, pad, stride, dil, groups)
     return out + (0 if b is None else b[None, :, None, None])
 
 

@@ -11,29 +11,7 @@ from nnthe.gradient import verify_grad
 from nnthe.core.nnet.conv import (Conv2dGradInputs, Conv2dGradWeights, conv2d, conv_output_shape,
                                   normalize_border_mode, resolve_padding)
 
-
-def naive_conv(x, w, pad, stride, dil, groups, flip):
-    """Direct loops: out[n,k,i,j] = sum_{c,a,b} xpad[n, c, i*s + a*d, j*s + b*d] w[k,c,a,b]."""
-    if flip:
-        w = w[:, :, ::-1, ::-1]
-    n, c, h, wd = x.shape
-    k, cg, kh, kw = w.shape
-    xp = np.zeros((n, c, h + 2 * pad[0], wd + 2 * pad[1]), x.dtype)
-    xp[:, :, pad[0]:pad[0] + h, pad[1]:pad[1] + wd] = x
-    oh = (h + 2 * pad[0] - dil[0] * (kh - 1) - 1) // stride[0] + 1
-    ow = (wd + 2 * pad[1] - dil[1] * (kw - 1) - 1) // stride[1] + 1
-    out = np.zeros((n, k, oh, ow))
-    kg = k // groups
-    for f in range(k):
-        grp = f // kg
-        for i in range(oh):
-            for j in range(ow):
-                for a in range(kh):
-                    for b in range(kw):
-                        patch = xp[:, grp * cg:(grp + 1) * cg, i * stride[0] + a * dil[0],
-                                   j * stride[1] + b * dil[1]]
-                        out[:, f, i, j] += patch @ w[f, :, a, b]
-    return out
+from conv_reference import naive_conv2d
 
 
 CASES = [
@@ -60,7 +38,7 @@ def test_conv2d_values_and_grads(rng, bm, stride, dil, groups, flip):
     X, W = T.dtensor4("x"), T.dtensor4("w")
     y = conv2d(X, W, bm, stride, dil, groups, flip)
     out = nnthe.function([X, W], y)(x, w)
-    ref = naive_conv(x, w, _pads(bm, (3, 2), dil), stride, dil, groups, flip)
+    ref = naive_conv2d(x, w, _pads(bm, (3, 2), dil), stride, dil, groups, flip)
     np.testing.assert_allclose(out, ref, rtol=1e-10, atol=1e-10)
     verify_grad(lambda a, b: conv2d(a, b, bm, stride, dil, groups, flip), [x, w], rng=rng)
 
