@@ -337,10 +337,7 @@ class Layer:
         """
         dtype = self.trace_dtype or self.dtype or self.__dict__.get("_input_dtype") \
             or config.floatX
-        if isinstance(input_shape, list):
-            x: Any = [TensorVariable(TensorType(dtype, tuple(s))) for s in input_shape]
-        else:
-            x = TensorVariable(TensorType(dtype, tuple(input_shape)))
+        x = _symbolic_input(input_shape, dtype)
         try:
             with _untouched(self):
                 out = self(x)
@@ -423,6 +420,14 @@ def _untouched(root: Layer) -> Iterator[None]:
             layer.__dict__.update(state)
         for var, name in names:
             var.name = name
+
+
+def _symbolic_input(input_shape: Any, dtype: str) -> Any:
+    """A symbolic tensor of static shape ``input_shape`` (a list of them for a list of
+    shapes), to trace a layer on."""
+    if isinstance(input_shape, list):
+        return [TensorVariable(TensorType(dtype, tuple(s))) for s in input_shape]
+    return TensorVariable(TensorType(dtype, tuple(input_shape)))
 
 
 def _static_shape(x: Any) -> Any:

@@ -43,7 +43,7 @@ import numpy as np
 from ..config import config
 from ..core.types import fmt_shape
 from ..core.variable import TensorVariable
-from .base import Layer, Shape, _static_shape
+from .base import Layer, Shape, _static_shape, _symbolic_input
 
 
 class Model(Layer):
@@ -78,17 +78,11 @@ class Model(Layer):
 
         A :class:`Model`'s ``call`` is arbitrary Python, so this traces it on a symbolic
         input of that shape (building the parameters if needed); :class:`Sequential`
-        computes it from its layers without a graph.
+        traces without building.
         """
-        from ..core.types import TensorType
-        from ..core.variable import TensorVariable as TV
-
-        dtype = self.dtype or config.floatX
-        if isinstance(input_shape, list):
-            x: Any = [TV(TensorType(dtype, tuple(s))) for s in input_shape]
-        else:
-            x = TV(TensorType(dtype, tuple(input_shape)))
-        return _static_shape(self(x))
+        # Not Layer's side-effect-free trace: a Model is built by being asked (summary()
+        # and users rely on it), so it traces itself for real.
+        return _static_shape(self(_symbolic_input(input_shape, self.dtype or config.floatX)))
 
     def summary(self, input_shape: Any = None, print_fn: Any = print) -> str:
         """A table of the sub-layers, their output shapes and parameter counts.
@@ -195,10 +189,9 @@ class Sequential(Model):
         return x
 
     def output_shape(self, input_shape: Any) -> Shape:
-        shape = input_shape
-        for layer in self._layers:
-            shape = layer.output_shape(shape)
-        return shape
+        """The static output shape, traced without building anything (see
+        :meth:`Layer.output_shape`)."""
+        return Layer.output_shape(self, input_shape)
 
     def config(self) -> dict:
         return {"class": type(self).__name__,
