@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import inspect
+import threading
 from collections import OrderedDict
 from typing import Any, Iterator, Sequence
 
@@ -166,7 +167,7 @@ class Layer:
         if name in self._params:
             raise ValueError(f"{self!r} already has a parameter named {name!r}")
         dtype = dtype or self.param_dtype
-        if _shape_traces:
+        if getattr(_tracing, "depth", 0):
             # output_shape() of an unbuilt layer: a zero-cost stand-in of the right type,
             # so asking for a shape draws no random numbers (the model's initial values
             # do not depend on it) and allocates nothing.
@@ -391,15 +392,15 @@ class Layer:
         return f"{type(self).__name__}({self.extra_repr()})"
 
 
-#: > 0 while output_shape() traces an unbuilt layer (add_param makes stand-ins).
-_shape_traces = 0
+#: ``depth > 0`` while output_shape() traces in this thread (add_param makes stand-ins);
+#: per thread, so a model built in another thread meanwhile gets real parameters.
+_tracing = threading.local()
 
 
 @contextlib.contextmanager
 def _untouched(root: Layer) -> Iterator[None]:
     """Run a shape trace of ``root`` and leave it and its descendants as they were:
     attributes (built, parameters, children, recorded shapes) and parameter names."""
-    global _shape_traces
     layers = [layer for _, layer in root._walk()]
     saved = [dict(layer.__dict__) for layer in layers]
     names = [(v, v.name) for layer in layers for v in layer._params.values()]
@@ -410,11 +411,11 @@ def _untouched(root: Layer) -> Iterator[None]:
         if kids is not None:
             object.__setattr__(layer, "_children", OrderedDict(
                 (k, list(v) if isinstance(v, list) else v) for k, v in kids.items()))
-    _shape_traces += 1
+    _tracing.depth = getattr(_tracing, "depth", 0) + 1
     try:
         yield
     finally:
-        _shape_traces -= 1
+        _tracing.depth -= 1
         for layer, state in zip(layers, saved):
             layer.__dict__.clear()
             layer.__dict__.update(state)
