@@ -13,13 +13,13 @@ import time
 import warnings
 from typing import Any, Callable, Sequence
 
-from ..._malloc import tune_malloc
 from ..fgraph import FunctionGraph
 from ..graph import Apply, Constant, Variable, ancestors, clone_graph, format_site
 from ..shared import SharedVariable, check_update
 from ..types import TensorType
 from ..variable import TensorVariable, as_tensor_variable, retype_weak
 from .linker import LinkedProgram, link
+from .malloc import tune_malloc
 from .mode import CheckFailed, get_mode
 from .profiling import ProfileStats
 
@@ -241,7 +241,7 @@ def function(inputs: Sequence[Variable], outputs: Any = None, updates: Any = Non
     # with the collector on, compile time grew faster than the graph (measured: 2.5x per
     # doubling of a 4,000-layer chain; 2.1x with it off). Nothing made here is garbage
     # before compilation ends, so pause it.
-    tune_malloc()  # once per process, on the first compile (nnthe/_malloc.py)
+    tune_malloc()  # once per process, on the first compile (see malloc.py)
     was_enabled = gc.isenabled()
     gc.disable()
     try:

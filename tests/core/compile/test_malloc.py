@@ -1,5 +1,5 @@
-"""The allocator tuning (nnthe/_malloc.py): off at ``import nnthe``, on from the first
-compile under glibc, kept off by ``NNTHE_MALLOC_TUNING=0``.
+"""The allocator tuning (nnthe/core/compile/malloc.py): off at ``import nnthe``, on from
+the first compile under glibc, kept off by ``NNTHE_MALLOC_TUNING=0``.
 
 Each check runs in a fresh interpreter (the tuning is process-wide and one-way) and looks
 at the allocator's behaviour, not only at nnthe's flag: a 48 MB NumPy array is above
@@ -14,7 +14,7 @@ import sys
 
 import pytest
 
-import nnthe._malloc as M
+import nnthe.core.compile.malloc as M
 
 glibc = pytest.mark.skipif(
     not (sys.platform.startswith("linux") and platform.libc_ver()[0] == "glibc"),
@@ -28,7 +28,7 @@ class MallInfo2(ctypes.Structure):
                 "arena ordblks smblks hblks hblkhd usmblks fsmblks uordblks fordblks keepcost".split()]
 libc = ctypes.CDLL("libc.so.6")
 libc.mallinfo2.restype = MallInfo2
-import nnthe, nnthe._malloc as M
+import nnthe, nnthe.core.compile.malloc as M
 import nnthe.tensor as T
 if sys.argv[1] == "compile":
     x = T.vector("x")
