@@ -119,6 +119,12 @@ def _requested(inputs: Sequence[Variable]) -> bool:
     return True
 
 
+def reset_upcast_warnings() -> None:
+    """Forget the creation sites already warned about, so that each warns again (the
+    UpcastWarning is given once per site)."""
+    _warned_sites.clear()
+
+
 def warn_float64_upcast(inputs: Sequence[Variable], out_dtype: str, what: str) -> None:
     """Warn once per creation site when float32 values are promoted to float64 without
     the user asking for float64 (see :func:`_requested`)."""

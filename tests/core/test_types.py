@@ -96,14 +96,15 @@ def test_marker_types():
 import warnings  # noqa: E402
 
 import nnthe.tensor as T  # noqa: E402
-from nnthe.core import types as _types  # noqa: E402
-from nnthe.core.types import UpcastWarning, dtype_origin  # noqa: E402
+from nnthe.core.types import UpcastWarning, dtype_origin, reset_upcast_warnings  # noqa: E402
 
 
 @pytest.fixture
-def fresh_sites(monkeypatch):
+def fresh_sites():
     """Forget the sites already warned about, so each case warns again."""
-    monkeypatch.setattr(_types, "_warned_sites", set())
+    reset_upcast_warnings()
+    yield
+    reset_upcast_warnings()
 
 
 def _warns(build) -> bool:
