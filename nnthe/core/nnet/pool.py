@@ -20,9 +20,9 @@ from typing import Any, Sequence
 import numpy as np
 
 from ..graph import Apply, Op
+from ..hints import suggest_keywords
 from ..types import disconnected_type, fmt_shape, is_float_dtype, TensorType
 from ..variable import TensorVariable, as_tensor_variable
-from ..hints import suggest_keywords
 from ..ops.alloc import zeros_like
 from ..ops.elemwise import maximum
 from ..ops.reduce import max as _max, mean
@@ -33,17 +33,17 @@ MODES = ("max", "average_inc_pad", "average_exc_pad")
 
 
 def _out_len(size: Any, ws: int, stride: int, pad: int, ignore_border: bool,
-             maximum: Any = max) -> Any:
+             max_fn: Any = max) -> Any:
     """The output length of pooling along one axis: the one formula behind
     :func:`pool_output_shape`, the kernels and ``infer_shape`` (which passes a symbolic
-    ``size`` and the elementwise ``maximum``)."""
+    ``size`` and the elementwise ``maximum`` as ``max_fn``)."""
     r = size + 2 * pad
     if ignore_border:
         return (r - ws) // stride + 1
     # Theano's rule: partial windows at the end are kept.
     if stride >= ws:
         return (r - 1) // stride + 1
-    return maximum(0, (r - 1 - ws + stride) // stride) + 1
+    return max_fn(0, (r - 1 - ws + stride) // stride) + 1
 
 
 def pool_output_shape(imgshape: Sequence[int | None], ws: Sequence[int], ignore_border: bool = True,

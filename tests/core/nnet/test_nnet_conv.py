@@ -170,3 +170,14 @@ def test_grad_weights_reuses_forward_im2col(rng):
     np.testing.assert_allclose(shared_cols, fresh, rtol=1e-12)
     with pytest.raises(TypeError, match="im2col"):
         Conv2dGradWeights()(X, X, (3, 3), T.dmatrix("c"))
+
+
+@pytest.mark.parametrize("bm,stride,dil", [("half", (2, 1), (2, 1)), ("full", (1, 2), (1, 1)),
+                                           ((1, 2), (3, 1), (1, 2))])
+def test_infer_shape_matches_the_values(bm, stride, dil):
+    # DebugMode compares every node's infer_shape with the shapes perform returns.
+    x, w = T.tensor4("x"), T.tensor4("w")
+    y = conv2d(x, w, bm, stride, dil)
+    xv, wv = np.zeros((2, 3, 9, 8), "float32"), np.zeros((4, 3, 3, 2), "float32")
+    out = nnthe.function([x, w], y, mode="DEBUG")(xv, wv)
+    assert out.shape == conv_output_shape(xv.shape, wv.shape, bm, stride, dil)

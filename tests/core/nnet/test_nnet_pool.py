@@ -141,3 +141,16 @@ def test_pool_matches_torch(rng, ws, stride, pad, mode):
     ty.backward(torch.tensor(gy))
     np.testing.assert_allclose(out, ty.detach().numpy(), rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(gx, tx.grad.numpy(), rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("ignore_border,ws,stride,pad", [
+    (True, (3, 2), (1, 2), (1, 0)),
+    (False, (3, 3), (2, 2), (1, 1)),   # partial windows kept, stride < window
+    (False, (2, 2), (3, 3), (0, 0)),   # stride >= window
+])
+def test_infer_shape_matches_the_values(ignore_border, ws, stride, pad):
+    # DebugMode compares every node's infer_shape with the shapes perform returns.
+    x = T.tensor4("x")
+    y = pool_2d(x, ws, ignore_border=ignore_border, stride=stride, pad=pad)
+    out = nnthe.function([x], y, mode="DEBUG")(np.zeros((2, 3, 7, 8), "float32"))
+    assert out.shape[-2:] == pool_output_shape((2, 3, 7, 8), ws, ignore_border, stride, pad)[-2:]
