@@ -43,6 +43,7 @@ _LAZY = {
     "checkpoint": "nnthe.checkpoint",
     "metrics": "nnthe.metrics",
     "regularization": "nnthe.regularization",
+    "compile": "nnthe.compile",
 }
 _LAZY_ATTRS = {
     "pp": ("nnthe.printing", "pp"),

@@ -53,6 +53,12 @@ def format_site(site: tuple[str, int] | None) -> str:
     return f"{filename}:{lineno}" + (f": {text}" if text else "")
 
 
+#: Tag key of a Variable that a build-time shortcut computed from other variables without
+#: a node (``x.shape`` of a static shape is a Constant): the tuple of those variables, so
+#: that walks of "the graph the user wrote" (``function``'s unused-input check) see them.
+DERIVED_FROM = "derived_from"
+
+
 class Type:
     """The type of a Variable: what values it may hold at run time.
 

@@ -14,7 +14,7 @@ import warnings
 from typing import Any, Callable, Sequence
 
 from ..fgraph import FunctionGraph
-from ..graph import Apply, Constant, Variable, ancestors, clone_graph, format_site
+from ..graph import DERIVED_FROM, Apply, Constant, Variable, ancestors, clone_graph, format_site
 from ..shared import SharedVariable, check_update
 from ..types import TensorType
 from ..variable import TensorVariable, as_tensor_variable, retype_weak
@@ -250,6 +250,37 @@ def function(inputs: Sequence[Variable], outputs: Any = None, updates: Any = Non
             gc.enable()
 
 
+def _written_uses(targets: list[Variable], inputs: list[Variable],
+                  givens: dict[Variable, Variable]) -> set[int]:
+    """The ids of the ``inputs`` that the graph the user wrote reads.
+
+    Walks the user's graph (not the rewritten one), through ``givens`` replacements and
+    through the variables a build-time shortcut read (``x.shape`` of a static shape is a
+    constant marked ``DERIVED_FROM`` x), so an input is "unused" only if the user's
+    expression never mentions it, as in Theano.
+    """
+    input_ids = {id(v) for v in inputs}
+    given = {id(k): r for k, r in givens.items()}
+    seen: set[int] = set()
+    used: set[int] = set()
+    stack = list(targets)
+    while stack:
+        v = stack.pop()
+        if id(v) in seen:
+            continue
+        seen.add(id(v))
+        if id(v) in input_ids:
+            used.add(id(v))
+            continue
+        if id(v) in given:
+            stack.append(given[id(v)])
+            continue
+        if v.owner is not None:
+            stack.extend(v.owner.inputs)
+        stack.extend(v.tag.get(DERIVED_FROM, ()))
+    return used
+
+
 def _compile(inputs, outputs, updates, givens, mode, name, allow_input_downcast,
              on_unused_input, profile) -> Function:
     t_start = time.perf_counter()
@@ -318,9 +349,9 @@ def _compile(inputs, outputs, updates, givens, mode, name, allow_input_downcast,
     new_outs = cloned[:len(out_list)]
     new_upds = [(s, u) for (s, _), u in zip(upd, cloned[len(out_list):])]
 
-    used = {id(v) for v in ancestors(cloned, blockers=roots)}
-    for k, (v, r) in enumerate(zip(inputs, roots)):
-        if id(r) not in used:
+    used = _written_uses(out_list + [u for _, u in upd], inputs, givens_map)
+    for k, v in enumerate(inputs):
+        if id(v) not in used:
             msg = (f"function: input {k} ({v.describe()}) is not used to compute any output or "
                    "update. Pass on_unused_input='ignore' (or 'warn') if that is intended")
             if on_unused_input == "raise":
