@@ -108,3 +108,97 @@ def test_conv2d_layer_is_a_cross_correlation(rng):
     out = theano.function([X], y)(x)
     np.testing.assert_allclose(out, _true_convolution(x.astype("float64"), w[:, :, ::-1, ::-1]),
                                rtol=1e-4, atol=1e-4)
+
+
+# ---------------------------------------------------------------------------------------
+# Random streams under Theano's names
+# ---------------------------------------------------------------------------------------
+
+from nnthe.random import RandomStreams  # noqa: E402
+from nnthe.sandbox.rng_mrg import MRG_RandomStreams  # noqa: E402
+
+
+def test_random_streams_tutorial():
+    # Theano's tutorial "Using Random Numbers", imports mapped.
+    srng = RandomStreams(seed=234)
+    rv_u = srng.uniform((2, 2))
+    rv_n = srng.normal((2, 2))
+    f = theano.function([], rv_u)
+    g = theano.function([], rv_n, no_default_updates=True)
+    nearly_zeros = theano.function([], rv_u + rv_u - 2 * rv_u)
+    a, b = f(), f()
+    assert a.shape == (2, 2) and not np.allclose(a, b)
+    np.testing.assert_array_equal(g(), g())          # no update: the same numbers
+    np.testing.assert_allclose(nearly_zeros(), 0, atol=1e-6)  # one draw per call
+    assert [s for s, _ in srng.state_updates] == [rv_u.rng, rv_n.rng]
+    assert rv_u.update == (rv_u.rng, rv_u.rng.default_update)
+    # Copying a state reproduces the numbers; seed() restarts the stream.
+    state = rv_u.rng.get_value()
+    c = f()
+    rv_u.rng.set_value(state)
+    np.testing.assert_array_equal(f(), c)
+    srng.seed(234)
+    np.testing.assert_array_equal(f(), a)
+    srng.seed()  # a fresh seed
+    assert not np.allclose(f(), b)
+
+
+def test_no_default_updates_list():
+    srng = RandomStreams(seed=1)
+    u, v = srng.uniform((3,)), srng.uniform((3,))
+    f = theano.function([], [u, v], no_default_updates=[u.rng])
+    (u1, v1), (u2, v2) = f(), f()
+    np.testing.assert_array_equal(u1, u2)
+    assert not np.allclose(v1, v2)
+    with pytest.raises(TypeError, match="no_default_updates"):
+        theano.function([], u, no_default_updates=[u])
+    with pytest.raises(TypeError, match="no_default_updates"):
+        theano.function([], u, no_default_updates="yes")
+
+
+def test_random_streams_distributions():
+    srng = RandomStreams(seed=5)
+    x = T.matrix("x")
+    mask = srng.binomial(size=x.shape, n=1, p=0.25, dtype=theano.config.floatX)
+    m = theano.function([x], mask)(np.zeros((200, 50), "float32"))
+    assert m.dtype == np.float32 and set(np.unique(m)) <= {0.0, 1.0} and abs(m.mean() - 0.25) < 0.02
+    counts = theano.function([], srng.multinomial(size=(4,), n=10, pvals=[0.2, 0.8]))()
+    assert counts.shape == (4, 2) and (counts.sum(axis=1) == 10).all()
+    perm = theano.function([], srng.permutation(n=6))()
+    assert sorted(perm.tolist()) == list(range(6))
+    ch = theano.function([], srng.choice(size=(500,), a=3, p=[0.0, 0.0, 1.0]))()
+    assert (ch == 2).all()
+    ri = theano.function([], srng.random_integers((1000,), 1, 3))()
+    assert set(np.unique(ri)) == {1, 2, 3}
+    with pytest.raises(ValueError, match="ndim"):
+        srng.uniform((2, 2), ndim=3)
+    with pytest.raises(TypeError, match="did you mean"):
+        srng.uniform((2,), hihg=2.0)
+
+
+def test_mrg_random_streams():
+    srng = MRG_RandomStreams(seed=1234)
+    z = T.matrix("z")
+    p = T.nnet.softmax(z)
+    one_hot = theano.function([z], srng.multinomial(pvals=p, dtype="float32"))
+    zz = np.log(np.array([[1, 0, 0, 0], [0, 0, 1e-6, 1]], "float32") + 1e-30)
+    np.testing.assert_array_equal(one_hot(zz), [[1, 0, 0, 0], [0, 0, 0, 1]])
+    picks = theano.function([z], srng.choice(size=2, p=p, replace=False))(np.zeros((5, 4), "float32"))
+    assert picks.shape == (5, 2) and all(len(set(r)) == 2 for r in picks)
+    u = theano.function([], srng.uniform(size=(1000,), low=-1, high=1, nstreams=8))()
+    assert -1 <= u.min() and u.max() < 1 and abs(u.mean()) < 0.1
+    with pytest.raises(TypeError, match="pvals"):
+        srng.multinomial(pvals=T.vector("v"))
+
+
+def test_theano_import_paths():
+    from nnthe.sandbox.rng_mrg import MRG_RandomStreams as M
+    from nnthe.tensor.nnet import conv, conv2d
+    from nnthe.tensor.shared_randomstreams import RandomStreams as R
+    from nnthe.tensor.signal import pool
+    from nnthe.tensor.signal.downsample import max_pool_2d
+
+    assert conv2d is T.nnet.conv2d and conv.conv2d is conv2d
+    assert pool.pool_2d is T.nnet.pool_2d and max_pool_2d is T.nnet.pool_2d
+    assert R is RandomStreams and issubclass(M, R)
+    assert theano.compile.function is theano.function

@@ -195,7 +195,7 @@ def _node_error(exc: Exception, node: Apply, values: list, label: str) -> Except
 def function(inputs: Sequence[Variable], outputs: Any = None, updates: Any = None,
              givens: Any = None, mode: Any = None, name: str | None = None,
              allow_input_downcast: bool | None = None, on_unused_input: str = "raise",
-             profile: bool = False) -> Function:
+             profile: bool = False, no_default_updates: Any = False) -> Function:
     """Compile a function from ``inputs`` to ``outputs``, optionally updating shared
     variables.
 
@@ -225,6 +225,9 @@ def function(inputs: Sequence[Variable], outputs: Any = None, updates: Any = Non
         What to do with an input no output depends on.
     profile : bool
         Collect per-op timings in ``f.profile``.
+    no_default_updates : bool or list of SharedVariables
+        True: apply no ``default_update`` (random draws repeat their numbers); a list:
+        skip the default updates of those shared variables only.
 
     Returns
     -------
@@ -244,7 +247,7 @@ def function(inputs: Sequence[Variable], outputs: Any = None, updates: Any = Non
     gc.disable()
     try:
         return _compile(inputs, outputs, updates, givens, mode, name, allow_input_downcast,
-                        on_unused_input, profile)
+                        on_unused_input, profile, no_default_updates)
     finally:
         if was_enabled:
             gc.enable()
@@ -281,8 +284,26 @@ def _written_uses(targets: list[Variable], inputs: list[Variable],
     return used
 
 
+def _skipped_defaults(no_default_updates: Any) -> Callable[[SharedVariable], bool]:
+    """A predicate: is the default update of this shared variable switched off?"""
+    if no_default_updates is True:
+        return lambda v: True
+    if no_default_updates is False or no_default_updates is None:
+        return lambda v: False
+    if isinstance(no_default_updates, (list, tuple, set)):
+        ids = set()
+        for v in no_default_updates:
+            if not isinstance(v, SharedVariable):
+                raise TypeError(f"function: no_default_updates must list shared variables, "
+                                f"got {v!r}")
+            ids.add(id(v))
+        return lambda v: id(v) in ids
+    raise TypeError(f"function: no_default_updates must be True, False or a list of shared "
+                    f"variables, got {no_default_updates!r}")
+
+
 def _compile(inputs, outputs, updates, givens, mode, name, allow_input_downcast,
-             on_unused_input, profile) -> Function:
+             on_unused_input, profile, no_default_updates=False) -> Function:
     t_start = time.perf_counter()
     mode = get_mode(mode)
     if on_unused_input not in ("raise", "warn", "ignore"):
@@ -321,6 +342,7 @@ def _compile(inputs, outputs, updates, givens, mode, name, allow_input_downcast,
             raise ValueError(f"function: {k!r} is both an input and replaced by givens")
 
     # Default updates of the shared variables the graph uses (transitively).
+    skipped = _skipped_defaults(no_default_updates)
     explicit = {id(s) for s, _ in upd}
     frontier = out_list + [u for _, u in upd]
     seen: set[int] = set()
@@ -329,7 +351,7 @@ def _compile(inputs, outputs, updates, givens, mode, name, allow_input_downcast,
         for v in ancestors(frontier, blockers=inputs):
             if isinstance(v, SharedVariable) and id(v) not in seen:
                 seen.add(id(v))
-                if v.default_update is not None and id(v) not in explicit:
+                if v.default_update is not None and id(v) not in explicit and not skipped(v):
                     du = check_update(v, v.default_update)
                     upd.append((v, du))
                     explicit.add(id(v))
