@@ -19,7 +19,7 @@ from typing import Any
 from ._malloc import tune_malloc as _tune_malloc
 from .config import config
 from . import gradient
-from .core.compile import Function, Mode, function
+from .core.compile import Function, In, Mode, Out, function
 from .core.gradient import grad
 from .core.shared import SharedVariable, shared
 
@@ -63,5 +63,5 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module 'nnthe' has no attribute {name!r}")
 
 
-__all__ = ["config", "function", "Function", "Mode", "grad", "gradient", "shared",
+__all__ = ["config", "function", "Function", "In", "Out", "Mode", "grad", "gradient", "shared",
            "SharedVariable", "__version__"] + list(_LAZY) + list(_LAZY_ATTRS)

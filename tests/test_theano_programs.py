@@ -202,3 +202,74 @@ def test_theano_import_paths():
     assert pool.pool_2d is T.nnet.pool_2d and max_pool_2d is T.nnet.pool_2d
     assert R is RandomStreams and issubclass(M, R)
     assert theano.compile.function is theano.function
+
+
+# ---------------------------------------------------------------------------------------
+# In / Out, keyword calls, copy, maker
+# ---------------------------------------------------------------------------------------
+
+def test_in_defaults_and_keywords_tutorial():
+    from nnthe import In
+
+    x, y, w = T.dscalars("x", "y", "w")
+    z = (x + y) * w
+    f = theano.function([x, In(y, value=1), In(w, value=2, name="w_by_name")], z)
+    assert f(33) == 68 and f(33, 2) == 70 and f(33, 0, 1) == 33
+    assert f(33, w_by_name=1) == 34 and f(33, w_by_name=1, y=0) == 33
+    assert f(x=1, y=1, w_by_name=1) == 2
+    with pytest.raises(TypeError, match="did you mean 'w_by_name'"):
+        f(33, w_by_nam=1)
+    with pytest.raises(TypeError, match="missing input 0"):
+        f(y=2)
+    with pytest.raises(TypeError, match="multiple values"):
+        f(33, x=2)
+    with pytest.raises(TypeError, match="takes 3"):
+        f(1, 2, 3, 4)
+    with pytest.raises(NotImplementedError, match="update"):
+        In(y, value=0, update=y + 1)
+
+
+def test_keyword_call_by_input_name_over_shared_data():
+    index = T.lscalar("index")
+    data = theano.shared(np.arange(10, dtype="float32"))
+    fn = theano.function([index], data[index * 2:index * 2 + 2].sum())
+    assert float(fn(index=3)) == 13.0 and float(fn(3)) == 13.0
+
+
+def test_out_borrow_and_outputs_are_fresh():
+    from nnthe import Out
+
+    x = T.dvector("x")
+    f = theano.function([x], Out(x * 2, borrow=True))
+    a, b = f([1.0]), f([2.0])
+    assert a[0] == 2.0 and b[0] == 4.0   # the first result was not overwritten
+    g = theano.function([x], [Out(x + 1), x - 1])
+    np.testing.assert_array_equal(g([1.0])[0], [2.0])
+
+
+def test_function_copy_swap_and_delete_updates():
+    # Theano's tutorial: copying functions.
+    state = theano.shared(0)
+    inc = T.iscalar("inc")
+    accumulator = theano.function([inc], state, updates=[(state, state + inc)])
+    accumulator(10)
+    assert state.get_value() == 10
+    new_state = theano.shared(0)
+    new_accumulator = accumulator.copy(swap={state: new_state})
+    new_accumulator(100)
+    assert new_state.get_value() == 100 and state.get_value() == 10
+    null_accumulator = accumulator.copy(delete_updates=True)
+    null_accumulator(9000)
+    assert state.get_value() == 10
+    assert accumulator.copy(share_memory=True)(1) == 10 and state.get_value() == 11
+    with pytest.raises(TypeError, match="swap"):
+        accumulator.copy(swap={state: theano.shared(np.zeros(2))})
+
+
+def test_maker_fgraph_introspection():
+    x = T.dmatrix("x")
+    f = theano.function([x], T.exp(x).sum())
+    nodes = f.maker.fgraph.toposort()
+    assert nodes and all(hasattr(n, "op") for n in nodes)
+    assert len(f.maker.fgraph.inputs) == 1 and len(f.maker.fgraph.outputs) == 1
+    assert any("exp" in str(n.op) for n in nodes)

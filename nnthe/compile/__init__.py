@@ -3,8 +3,9 @@
 A shim over :mod:`nnthe.core.compile` so that Theano programs' imports
 (``from theano.compile import ...``) run with ``theano`` mapped to ``nnthe``.
 """
-from ..core.compile import Function, MissingInputError, Mode, UnusedInputError, function, get_mode
+from ..core.compile import (Function, In, MissingInputError, Mode, Out, UnusedInputError, function,
+                            get_mode)
 from ..core.shared import SharedVariable, shared
 
-__all__ = ["function", "Function", "Mode", "get_mode", "MissingInputError", "UnusedInputError",
+__all__ = ["function", "Function", "In", "Out", "Mode", "get_mode", "MissingInputError", "UnusedInputError",
            "SharedVariable", "shared"]
