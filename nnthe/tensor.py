@@ -37,6 +37,8 @@ from .core.types import DTYPE_ORIGIN, TensorType
 from .core.variable import TensorConstant, TensorVariable, as_tensor_variable, constant
 
 as_tensor = as_tensor_variable
+# Theano's names of the logical elementwise ops.
+and_, or_, xor, invert = logical_and, logical_or, logical_xor, logical_not
 square = sqr
 power = pow
 divide = true_div

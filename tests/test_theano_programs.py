@@ -273,3 +273,93 @@ def test_maker_fgraph_introspection():
     assert nodes and all(hasattr(n, "op") for n in nodes)
     assert len(f.maker.fgraph.inputs) == 1 and len(f.maker.fgraph.outputs) == 1
     assert any("exp" in str(n.op) for n in nodes)
+
+
+# ---------------------------------------------------------------------------------------
+# Shared values, config, truthiness, keywords, types
+# ---------------------------------------------------------------------------------------
+
+def test_get_value_and_set_value_borrow():
+    s = theano.shared(np.zeros(3))
+    internal = s.get_value(borrow=True, return_internal_type=True)
+    assert internal is s.get_value(borrow=True) and s.get_value() is not internal
+    arr = np.ones(3)
+    s.set_value(arr, borrow=True)
+    assert s.get_value(borrow=True) is arr
+    s.set_value(arr)
+    assert s.get_value(borrow=True) is not arr
+
+
+def test_config_theano_attributes():
+    c = theano.config
+    assert c.floatX == "float32" and c.device == "cpu" and c.warn.round is False
+    assert c.traceback.limit == 8 and c.blas.ldflags == ""
+    old = c.warn.sum_div_dimshuffle_bug
+    c.warn.sum_div_dimshuffle_bug = False   # programs set these: accepted
+    c.warn.sum_div_dimshuffle_bug = old
+    with pytest.raises(AttributeError, match="did you mean 'floatX'"):
+        c.flaotX
+    with pytest.raises(AttributeError, match="did you mean 'round'"):
+        c.warn.rond
+    with pytest.raises(AttributeError, match="did you mean 'device'"):
+        c.devise = "cpu"
+    with pytest.raises(ValueError, match="compute_test_value"):
+        c.compute_test_value = "loud"
+
+
+def test_variables_are_truthy_but_comparisons_refuse():
+    class HiddenLayer:
+        def __init__(self, W=None):
+            if not W:
+                W = theano.shared(np.zeros((2, 2)), name="W")
+            self.W = W
+
+    W = theano.shared(np.ones((2, 2)), name="given")
+    assert HiddenLayer(W).W is W and HiddenLayer().W.name == "W"
+    x = T.vector("x")
+    assert bool(x) and bool(x * 2)
+    with pytest.raises(TypeError, match="comparison"):
+        bool(x > 0)
+    a, b, c = T.scalars("a", "b", "c")
+    with pytest.raises(TypeError, match="no truth value"):
+        a < b < c  # noqa: B015  (the chained comparison Python expands to `and`)
+    f = theano.function([a, b, c], T.and_(a < b, b < c))
+    assert bool(f(1, 2, 3)) and not bool(f(1, 3, 2))
+
+
+def test_conv2d_and_pool_2d_theano_keywords(rng):
+    x = rng.standard_normal((2, 1, 8, 8))
+    w = rng.standard_normal((3, 1, 3, 3))
+    X, W = T.dtensor4("x"), T.dtensor4("w")
+    y = T.nnet.conv2d(input=X, filters=W, input_shape=(None, 1, 8, 8), filter_shape=(3, 1, 3, 3),
+                      border_mode="valid", subsample=(1, 1), filter_flip=True,
+                      filter_dilation=(1, 1))
+    assert y.type.shape == (None, 3, 6, 6)
+    old = T.nnet.conv.conv2d(X, W, image_shape=(2, 1, 8, 8), filter_shape=(3, 1, 3, 3))
+    assert old.type.shape == (2, 3, 6, 6)
+    p_new = T.nnet.pool_2d(y, ws=(2, 2), ignore_border=True, stride=(2, 2), pad=(0, 0), mode="max")
+    p_old = T.nnet.pool_2d(y, ds=(2, 2), ignore_border=True, st=(2, 2), padding=(0, 0))
+    f = theano.function([X, W], [y, p_new, p_old])
+    yv, a, b = f(x, w)
+    np.testing.assert_allclose(yv, _true_convolution(x, w), rtol=1e-10)
+    np.testing.assert_array_equal(a, b)
+    np.testing.assert_allclose(a, yv.reshape(2, 3, 3, 2, 3, 2).max(axis=(3, 5)))
+    with pytest.raises(ValueError, match="filter_shape"):
+        T.nnet.conv2d(X, T.dtensor4("w2", shape=(3, 1, 3, 3)), filter_shape=(4, 1, 3, 3))
+    with pytest.raises(ValueError, match="input_shape"):
+        T.nnet.conv2d(X, W, input_shape=(None, 1, 8))
+    with pytest.raises(TypeError, match="not both"):
+        T.nnet.pool_2d(y, ws=(2, 2), ds=(2, 2))
+    with pytest.raises(TypeError, match="window size"):
+        T.nnet.pool_2d(y)
+    with pytest.raises(TypeError, match="did you mean"):
+        T.nnet.conv2d(X, W, filter_flop=True)
+
+
+def test_types_print_as_theano_and_constructors_are_calls():
+    x = T.matrix("x", shape=(None, 3))
+    assert repr(x.type) == "TensorType(float32, (None, 3))"
+    assert str(x.type) == "float32(?, 3)"
+    d = T.dscalar()
+    assert d.type.dtype == "float64" and d.type.ndim == 0
+    assert T.dscalar("d").name == "d" and T.imatrix().type.dtype == "int32"
