@@ -363,3 +363,100 @@ def test_types_print_as_theano_and_constructors_are_calls():
     d = T.dscalar()
     assert d.type.dtype == "float64" and d.type.ndim == 0
     assert T.dscalar("d").name == "d" and T.imatrix().type.dtype == "int32"
+
+
+# ---------------------------------------------------------------------------------------
+# Test values, Print, MonitorMode, pprint
+# ---------------------------------------------------------------------------------------
+
+@pytest.fixture
+def test_values():
+    def use(mode):
+        theano.config.compute_test_value = mode
+    yield use
+    theano.config.compute_test_value = "off"
+
+
+def test_compute_test_value_raise_at_the_line_that_built_the_node(test_values):
+    # Theano's "Using the test value" example; the shapes are known only at run time.
+    test_values("raise")
+    x = T.matrix("x")
+    x.tag.test_value = np.random.rand(5, 10)
+    W1 = T.matrix("W1")
+    W1.tag.test_value = np.random.rand(10, 20)
+    h1 = T.dot(x, W1)
+    assert h1.tag.test_value.shape == (5, 20) and h1.tag.test_value.dtype == np.float32
+    W2 = T.matrix("W2")
+    W2.tag.test_value = np.random.rand(15, 3)
+    with pytest.raises(ValueError) as info:
+        T.dot(h1, W2)  # the bad line
+    assert "test value" in str(info.value) and "test_theano_programs.py" in str(info.value)
+    v = T.vector("v")
+    with pytest.raises(ValueError, match="has no test value"):
+        v * 2
+
+
+def test_compute_test_value_warn_and_shared(test_values):
+    test_values("warn")
+    W = theano.shared(np.ones((3, 2), "float32"))
+    x = T.matrix("x")
+    x.tag.test_value = np.ones((4, 3), "float32")
+    y = T.nnet.sigmoid(T.dot(x, W))
+    np.testing.assert_allclose(y.tag.test_value, np.full((4, 2), 1 / (1 + np.exp(-3))), rtol=1e-6)
+    bad = T.matrix("bad")
+    bad.tag.test_value = np.ones((5, 5), "float32")
+    with pytest.warns(UserWarning, match="test value"):
+        T.dot(x, bad)
+    test_values("off")
+    z = x * 2
+    assert "test_value" not in z.tag  # nothing is computed when off
+
+
+def test_print_op_prints_during_a_call(capsys):
+    x = T.dvector("x")
+    printed = theano.printing.Print("x is")(x)
+    f = theano.function([x], printed * 2)
+    assert capsys.readouterr().out == ""
+    np.testing.assert_array_equal(f([1.0, 2.0]), [2.0, 4.0])
+    assert capsys.readouterr().out == "x is __str__ = [1. 2.]\n"
+    g = theano.function([x], theano.printing.Print("shape", attrs=("shape",))(x).sum())
+    g([1.0, 2.0, 3.0])
+    assert capsys.readouterr().out == "shape shape = (3,)\n"
+    grad = theano.function([x], T.grad((printed ** 2).sum(), x))
+    np.testing.assert_array_equal(grad([1.0, 3.0]), [2.0, 6.0])
+
+
+def test_monitor_mode_tutorial():
+    seen = []
+
+    def inspect_inputs(i, node, fn):
+        seen.append(("pre", i, str(node.op), [input[0] for input in fn.inputs]))
+
+    def inspect_outputs(i, node, fn):
+        seen.append(("post", i, [output[0] for output in fn.outputs]))
+
+    x = T.dscalar("x")
+    f = theano.function([x], [5 * x], mode=theano.compile.MonitorMode(
+        pre_func=inspect_inputs, post_func=inspect_outputs))
+    assert f(3)[0] == 15
+    assert seen[0][0] == "pre" and seen[0][1] == 0 and 3.0 in [float(v) for v in seen[0][3]]
+    assert seen[-1][0] == "post" and float(seen[-1][2][0]) == 15.0
+
+    nan_nodes = []
+
+    def detect_nan(i, node, fn):
+        for output in fn.outputs:
+            if np.isnan(output[0]).any():
+                nan_nodes.append(node)
+
+    y = T.dmatrix("y")
+    g = theano.function([y], [T.log(y) * y], mode=theano.compile.MonitorMode(post_func=detect_nan))
+    with np.errstate(invalid="ignore"):
+        g(np.array([[-1.0]]))
+    assert nan_nodes
+
+
+def test_pprint():
+    x = T.dscalar("x")
+    assert theano.printing.pprint(x ** 2 + 1) == theano.printing.pp(x ** 2 + 1)
+    assert "x" in theano.printing.pprint(x ** 2 + 1)

@@ -4,7 +4,9 @@ from . import debugmode  # noqa: F401  (registers the DEBUG and NANGUARD modes)
 from .function import Function, FunctionMaker, MissingInputError, UnusedInputError, function
 from .io import In, Out
 from .mode import Mode, get_mode
+from .monitormode import MonitorMode
 
 set_compiler(function)
 
-__all__ = ["function", "Function", "FunctionMaker", "In", "Out", "Mode", "get_mode", "MissingInputError", "UnusedInputError"]
+__all__ = ["function", "Function", "FunctionMaker", "In", "Out", "Mode", "MonitorMode", "get_mode",
+           "MissingInputError", "UnusedInputError"]
