@@ -27,7 +27,8 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from .core.graph import Apply, Op
+from .config import config
+from .core.graph import Apply, Op, compute_test_values
 from .core.hints import refuse_unknown_kwargs
 from .core.ops.shape import as_shape_vector, constant_value
 from .core.shared import SharedVariable, shared
@@ -221,8 +222,10 @@ class RandomStream:
         if static is None:
             static = size_static
         state = self._new_state()
-        new_state, sample = RandomDraw(dist, dtype, replace).make_node(
-            state, size_v, *params, static=static).outputs
+        node = RandomDraw(dist, dtype, replace).make_node(state, size_v, *params, static=static)
+        if config.compute_test_value != "off":  # make_node, not __call__: do what it does
+            compute_test_values(node, config.compute_test_value)
+        new_state, sample = node.outputs
         state.default_update = new_state
         return sample
 

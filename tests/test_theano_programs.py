@@ -407,6 +407,8 @@ def test_compute_test_value_warn_and_shared(test_values):
     bad.tag.test_value = np.ones((5, 5), "float32")
     with pytest.warns(UserWarning, match="test value"):
         T.dot(x, bad)
+    mask = RandomStreams(seed=3).binomial(size=x.shape, p=0.5, dtype="float32")
+    assert (x * mask).tag.test_value.shape == (4, 3)  # random draws get test values too
     test_values("off")
     z = x * 2
     assert "test_value" not in z.tag  # nothing is computed when off
