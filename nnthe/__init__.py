@@ -18,7 +18,7 @@ from typing import Any
 
 from .config import config
 from . import gradient
-from .core.compile import Function, Mode, function
+from .core.compile import Function, In, Mode, Out, function
 from .core.gradient import grad
 from .core.shared import SharedVariable, shared
 
@@ -38,6 +38,7 @@ _LAZY = {
     "checkpoint": "nnthe.checkpoint",
     "metrics": "nnthe.metrics",
     "regularization": "nnthe.regularization",
+    "compile": "nnthe.compile",
 }
 _LAZY_ATTRS = {
     "pp": ("nnthe.printing", "pp"),
@@ -57,5 +58,5 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module 'nnthe' has no attribute {name!r}")
 
 
-__all__ = ["config", "function", "Function", "Mode", "grad", "gradient", "shared",
+__all__ = ["config", "function", "Function", "In", "Out", "Mode", "grad", "gradient", "shared",
            "SharedVariable", "__version__"] + list(_LAZY) + list(_LAZY_ATTRS)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from .core import nnet as _core_nnet
 from .core.nnet import *  # noqa: F401,F403  (the names listed in nnthe.core.nnet.__all__)
+from .core.nnet import conv  # noqa: F401  (Theano's theano.tensor.nnet.conv: conv.conv2d)
 
 #: Theano's name for ``categorical_crossentropy`` with integer labels.
 crossentropy_categorical_1hot = _core_nnet.categorical_crossentropy

@@ -1,5 +1,6 @@
-"""Printing graphs: ``pp`` (infix), ``debugprint`` (indented tree), ``to_dot`` (Graphviz
-text) and ``pydotprint`` (a picture drawn by Graphviz's ``dot`` program).
+"""Printing graphs: ``pp`` (infix; Theano's ``pprint``), ``debugprint`` (indented tree),
+``to_dot`` (Graphviz text) and ``pydotprint`` (a picture drawn by Graphviz's ``dot``
+program); and Theano's :class:`Print` op, which prints a value while a function runs.
 
 All of them walk graphs iteratively, so they work on graphs of any depth.
 """
@@ -12,7 +13,10 @@ import subprocess
 import sys
 from typing import Any, TextIO
 
-from .core.graph import Constant, Variable, toposort
+import numpy as np
+
+from .core.graph import Apply, Constant, Op, Variable, toposort
+from .core.variable import as_tensor_variable
 
 
 def _outputs_of(obj: Any) -> list[Variable]:
@@ -251,3 +255,55 @@ def pydotprint(obj: Any, path: str | os.PathLike, format: str | None = None,
 
 def _esc(s: str) -> str:
     return s.replace("\\", "\\\\").replace('"', '\\"').replace("\\\\n", "\\n")
+
+
+#: Theano's name of :func:`pp`.
+pprint = pp
+
+
+class Print(Op):
+    """Theano's ``Print``: an identity that prints its value each time a compiled
+    function computes it.
+
+    ``Print('label')(x)`` prints ``label __str__ = <value>``; ``attrs`` names the
+    attributes of the value to print (``('shape', '__str__')``), ``global_fn(op, value)``
+    replaces the printing. The gradient passes through.
+
+    Examples
+    --------
+    >>> x = T.vector('x')
+    >>> f = nnthe.function([x], Print('x is')(x) * 2)
+    >>> f([1, 2])     # prints: x is __str__ = [1. 2.]
+    """
+
+    __props__ = ("message", "attrs", "global_fn")
+    view_map = {0: [0]}
+
+    def __init__(self, message: str = "", attrs: tuple = ("__str__",), global_fn: Any = None) -> None:
+        self.message = str(message)
+        self.attrs = tuple(attrs)
+        self.global_fn = global_fn
+
+    def make_node(self, x: Any) -> Apply:
+        x = as_tensor_variable(x)
+        return Apply(self, [x], [x.type])
+
+    def perform(self, node: Apply, x: Any) -> Any:
+        if self.global_fn is not None:
+            self.global_fn(self, x)
+            return x
+        for attr in self.attrs:
+            value = getattr(x, attr)
+            if callable(value):
+                value = value()
+            print(self.message, attr, "=", value)
+        return x
+
+    def L_op(self, node, inputs, outputs, output_grads):
+        return [output_grads[0]]
+
+    def infer_shape(self, node, input_shapes):
+        return [input_shapes[0]]
+
+    def __str__(self) -> str:
+        return f"Print{{{self.message}}}"

@@ -27,9 +27,13 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from .core.graph import Apply, Op
+from .config import config
+from .core.graph import Apply, Op, compute_test_values
+from .core.hints import refuse_unknown_kwargs
+from .core.ops.shape import as_shape_vector, constant_value
 from .core.shared import SharedVariable, shared
-from .core.types import TensorType, is_float_dtype, is_int_dtype, normalize_dtype
+from .core.types import (TensorType, disconnected_type, grad_undefined, is_float_dtype,
+                         is_int_dtype, normalize_dtype)
 from .core.variable import TensorVariable, as_tensor_variable, constant
 
 _STATE_WORDS = 6  # Philox key (2) + counter (4)
@@ -54,8 +58,9 @@ class RandomDraw(Op):
 
     Inputs: ``state`` (uint64[6]), ``size`` (int64 vector), then the distribution's
     parameters. ``dist`` is one of ``'uniform'`` (standard, [0, 1)), ``'normal'``
-    (standard), ``'binomial'`` (n, p), ``'integers'`` (low, high), ``'permutation'`` (n)
-    and ``'choice'`` (a, [p]).
+    (standard), ``'binomial'`` (n, p), ``'integers'`` (low, high), ``'permutation'`` (n),
+    ``'choice'`` (a, [p]), ``'multinomial'`` (n, pvals) and ``'choice_rows'`` (pvals: one
+    choice of ``size[1]`` indices per row, Theano's MRG ``choice``).
     """
 
     __props__ = ("dist", "dtype", "replace")
@@ -87,6 +92,18 @@ class RandomDraw(Op):
                 sample = gen.binomial(params[0], params[1], shp).astype(dtype, copy=False)
             elif dist == "integers":
                 sample = gen.integers(params[0], params[1], shp, dtype=dtype, endpoint=False)
+            elif dist == "multinomial":
+                # float32 probabilities may sum to 1 + eps, which NumPy refuses.
+                pv = np.asarray(params[1], dtype=np.float64)
+                pv = pv / pv.sum(axis=-1, keepdims=True)
+                sample = gen.multinomial(params[0], pv, shp or None).astype(dtype, copy=False)
+            elif dist == "choice_rows":
+                # One draw of size[1] indices per row of the probability matrix.
+                pv = np.asarray(params[0], dtype=np.float64)
+                pv = pv / pv.sum(axis=-1, keepdims=True)
+                sample = np.stack([gen.choice(pv.shape[1], shp[1], replace=replace, p=row)
+                                   for row in pv]).astype(dtype, copy=False) \
+                    if len(pv) else np.empty(shp, dtype=dtype)
             elif dist == "permutation":
                 sample = gen.permutation(int(params[0])).astype(dtype, copy=False)
             else:  # choice
@@ -103,8 +120,6 @@ class RandomDraw(Op):
         return self.make_thunk(node)(*inputs)
 
     def L_op(self, node, inputs, outputs, output_grads):
-        from .core.gradient import disconnected_type, grad_undefined
-
         grads = [disconnected_type(), disconnected_type()]
         for k, p in enumerate(inputs[2:]):
             if is_float_dtype(p.type.dtype):
@@ -198,8 +213,6 @@ class RandomStream:
 
     def _draw(self, dist: str, dtype: str, size: Any, params: Sequence[Any],
               replace: bool = True, static: tuple | None = None) -> TensorVariable:
-        from .core.ops.shape import as_shape_vector
-
         if size is None:
             size = ()
         if isinstance(size, TensorVariable) and size.type.ndim == 1 and size.type.shape[0] is None:
@@ -209,8 +222,10 @@ class RandomStream:
         if static is None:
             static = size_static
         state = self._new_state()
-        new_state, sample = RandomDraw(dist, dtype, replace).make_node(
-            state, size_v, *params, static=static).outputs
+        node = RandomDraw(dist, dtype, replace).make_node(state, size_v, *params, static=static)
+        if config.compute_test_value != "off":  # make_node, not __call__: do what it does
+            compute_test_values(node, config.compute_test_value)
+        new_state, sample = node.outputs
         state.default_update = new_state
         return sample
 
@@ -263,8 +278,6 @@ class RandomStream:
 
     def permutation(self, n: Any, dtype: Any = "int64") -> TensorVariable:
         """A random permutation of ``range(n)``."""
-        from .core.ops.shape import constant_value
-
         n_v = _int_param(n, "permutation", "n")
         if n_v.type.ndim != 0:
             raise TypeError(f"permutation: n must be an integer scalar, got {n_v.type}")
@@ -355,8 +368,131 @@ def default_stream() -> RandomStream:
     return _stream
 
 
-#: Theano's name.
-RandomStreams = RandomStream
+# ---------------------------------------------------------------------------------------
+# Theano's names and signatures
+# ---------------------------------------------------------------------------------------
 
-__all__ = ["RandomStream", "RandomStreams", "RandomDraw", "seed", "default_rng",
-           "default_stream"]
+class RandomVariable(TensorVariable):
+    """A random tensor drawn by :class:`RandomStreams`; as in Theano, ``.rng`` is the
+    shared variable holding its state and ``.update`` the pair ``(rng, new state)``.
+
+    The state is a Philox ``uint64[6]`` array (not a ``numpy.random.RandomState``):
+    ``rng.get_value()`` / ``rng.set_value(...)`` copy it between streams.
+    """
+
+    __slots__ = ()
+
+    @property
+    def rng(self) -> SharedVariable:
+        return self.tag["rng"]
+
+    @property
+    def update(self) -> tuple[SharedVariable, TensorVariable]:
+        rng = self.tag["rng"]
+        return rng, rng.default_update
+
+
+class RandomStreams(RandomStream):
+    """Theano's ``RandomStreams`` (``theano.tensor.shared_randomstreams``): the draws of
+    :class:`RandomStream` with Theano's signatures (``size`` first, ``ndim=`` accepted),
+    ``.rng`` on every result, ``state_updates``, ``updates()`` and ``seed(None)``.
+
+    Examples
+    --------
+    >>> srng = RandomStreams(seed=234)
+    >>> rv_u = srng.uniform((2, 2))
+    >>> f = nnthe.function([], rv_u)
+    >>> g = nnthe.function([], rv_u, no_default_updates=True)  # the same numbers each call
+    """
+
+    def __init__(self, seed: int | None = None, name: str = "random") -> None:
+        super().__init__(seed, name)
+        self.state_updates: list[tuple[SharedVariable, TensorVariable]] = []
+
+    def updates(self) -> list[tuple[SharedVariable, TensorVariable]]:
+        """The ``(state, new state)`` pairs of every draw made so far."""
+        return list(self.state_updates)
+
+    def seed(self, seed: int | None = None) -> None:
+        """Reseed every draw's state (a fresh random seed when None)."""
+        super().seed(int(default_rng().integers(2 ** 63)) if seed is None else seed)
+
+    def _draw(self, dist, dtype, size, params, replace=True, static=None):
+        sample = super()._draw(dist, dtype, size, params, replace, static)
+        state = self._states[-1]
+        self.state_updates.append((state, state.default_update))
+        return sample
+
+    def _mark(self, out: TensorVariable, ndim: int | None, what: str) -> RandomVariable:
+        if ndim is not None and ndim != out.type.ndim:
+            raise ValueError(f"{what}: ndim={ndim} but size gives {out.type.ndim} dimensions")
+        out.__class__ = RandomVariable  # same slots: only adds .rng / .update
+        out.tag["rng"] = self._states[-1]
+        return out
+
+    def uniform(self, size: Any = (), low: Any = 0.0, high: Any = 1.0, ndim: int | None = None,
+                dtype: Any = None, **kwargs: Any) -> RandomVariable:
+        """Uniform samples in ``[low, high)`` (Theano's signature; ``nstreams`` ignored)."""
+        _theano_extras("uniform", kwargs)
+        return self._mark(super().uniform(size, low, high, dtype), ndim, "uniform")
+
+    def normal(self, size: Any = (), avg: Any = 0.0, std: Any = 1.0, ndim: int | None = None,
+               dtype: Any = None, **kwargs: Any) -> RandomVariable:
+        """Normal samples ``avg + std * eps`` (Theano's signature)."""
+        _theano_extras("normal", kwargs)
+        return self._mark(super().normal(size, avg, std, dtype), ndim, "normal")
+
+    def binomial(self, size: Any = (), n: Any = 1, p: Any = 0.5, ndim: int | None = None,
+                 dtype: Any = "int64", prob: Any = None, **kwargs: Any) -> RandomVariable:
+        """Binomial samples (``prob`` is Theano's old name of ``p``)."""
+        _theano_extras("binomial", kwargs)
+        if prob is not None:
+            p = prob
+        return self._mark(super().binomial(size, n, p, dtype), ndim, "binomial")
+
+    def random_integers(self, size: Any = (), low: Any = 0, high: Any = 1,
+                        ndim: int | None = None, dtype: Any = "int64") -> RandomVariable:
+        """Integers in ``[low, high]`` (both ends included, as in Theano)."""
+        high = high + 1 if isinstance(high, (int, np.integer)) else as_tensor_variable(high) + 1
+        return self._mark(self.integers(low, high, size, dtype), ndim, "random_integers")
+
+    def choice(self, size: Any = (), a: Any = 2, replace: bool = True, p: Any = None,
+               ndim: int | None = None, dtype: Any = "int64") -> RandomVariable:
+        """Samples of shape ``size`` from ``range(a)`` or the vector ``a``."""
+        return self._mark(super().choice(size, a, replace, p, dtype), ndim, "choice")
+
+    def permutation(self, size: Any = (), n: Any = 1, ndim: int | None = None,
+                    dtype: Any = "int64") -> RandomVariable:
+        """A random permutation of ``range(n)`` (``size`` must be ``()``: one permutation)."""
+        if size not in ((), None, []):
+            raise NotImplementedError("permutation: only size=() (one permutation of range(n)) "
+                                      f"is supported, got size={size!r}")
+        return self._mark(super().permutation(n, dtype), ndim, "permutation")
+
+    def multinomial(self, size: Any = (), n: Any = 1, pvals: Any = (0.5, 0.5),
+                    ndim: int | None = None, dtype: Any = "int64") -> RandomVariable:
+        """Counts of ``n`` draws over the categories of ``pvals`` (its last axis); the
+        result has shape ``size + (k,)``, or ``pvals``'s shape when ``size`` is ``()``."""
+        pv = as_tensor_variable(pvals)
+        if pv.type.ndim not in (1, 2) or not is_float_dtype(pv.type.dtype):
+            raise TypeError(f"multinomial: pvals must be a float vector or matrix, got {pv.type}")
+        size = () if size is None else size
+        _, size_static = as_shape_vector(size, "multinomial")
+        k = pv.type.shape[-1]
+        static = tuple(size_static) + (k,) if size_static else pv.type.shape
+        # NumPy's multinomial takes the shape without the category axis.
+        out = self._draw("multinomial", normalize_dtype(dtype), size,
+                         (_int_param(n, "multinomial", "n"), pv), static=static)
+        return self._mark(out, ndim, "multinomial")
+
+
+def _theano_extras(what: str, kwargs: dict) -> None:
+    """Accept (and ignore) the MRG generator's ``nstreams``; refuse anything else."""
+    kwargs.pop("nstreams", None)
+    if kwargs:
+        refuse_unknown_kwargs(what, kwargs, ["size", "low", "high", "avg", "std", "n", "p",
+                                             "ndim", "dtype", "nstreams"])
+
+
+__all__ = ["RandomStream", "RandomStreams", "RandomVariable", "RandomDraw", "seed",
+           "default_rng", "default_stream"]

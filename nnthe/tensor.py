@@ -6,9 +6,14 @@ operations, linear algebra, and ``T.grad``. Names follow Theano and NumPy.
 """
 from __future__ import annotations
 
+import sys as _sys
+from types import ModuleType
 from typing import Any, Sequence
 
+from . import nnet as _nnet
+from . import random as _random
 from .config import config
+from .core.nnet import pool as _core_pool
 from .core.gradient import (Lop, Rop, disconnected_grad, grad, grad_clip, hessian, jacobian,
                             stop_gradient, zero_grad)
 from .core.ops.alloc import (alloc, arange, eye, fill, full, full_like, identity_like, ones,
@@ -32,6 +37,8 @@ from .core.types import DTYPE_ORIGIN, TensorType
 from .core.variable import TensorConstant, TensorVariable, as_tensor_variable, constant
 
 as_tensor = as_tensor_variable
+# Theano's names of the logical elementwise ops.
+and_, or_, xor, invert = logical_and, logical_or, logical_xor, logical_not
 square = sqr
 power = pow
 divide = true_div
@@ -139,9 +146,31 @@ def col(name: str | None = None, dtype: Any = None) -> TensorVariable:
     return tensor(dtype, (None, 1), name)
 
 
-def __getattr__(name: str) -> Any:
-    if name == "nnet":
-        import importlib
+# ---------------------------------------------------------------------------------------
+# Theano's submodule paths: ``from theano.tensor.nnet import conv2d``,
+# ``from theano.tensor.signal import pool``, ``theano.tensor.shared_randomstreams``.
+# nnthe.tensor is a module, not a package, so these are registered in sys.modules (the
+# import system looks there before it looks for files).
+# ---------------------------------------------------------------------------------------
 
-        return importlib.import_module("nnthe.nnet")
-    raise AttributeError(f"module 'nnthe.tensor' has no attribute {name!r}")
+def _submodule(name: str, doc: str, **names: Any) -> ModuleType:
+    mod = ModuleType(f"{__name__}.{name}", doc)
+    mod.__dict__.update(names)
+    mod.__all__ = sorted(n for n in names if not isinstance(names[n], ModuleType))
+    _sys.modules[mod.__name__] = mod
+    return mod
+
+
+nnet = _nnet
+_sys.modules[f"{__name__}.nnet"] = _nnet
+_sys.modules[f"{__name__}.nnet.nnet"] = _nnet
+pool_module = _submodule("signal.pool", "Theano's theano.tensor.signal.pool: pool_2d.",
+                         pool_2d=_core_pool.pool_2d, Pool=_core_pool.Pool)
+downsample = _submodule("signal.downsample", "Theano's old theano.tensor.signal.downsample.",
+                        max_pool_2d=_core_pool.pool_2d)
+signal = _submodule("signal", "Theano's theano.tensor.signal.", pool=pool_module,
+                    downsample=downsample)
+shared_randomstreams = _submodule("shared_randomstreams",
+                                  "Theano's theano.tensor.shared_randomstreams.",
+                                  RandomStreams=_random.RandomStreams)
+del pool_module

@@ -70,9 +70,6 @@ def test_logistic_function_and_more_than_one_thing():
     numpy.testing.assert_array_equal(d2, [[1., 0.], [1., 4.]])
 
 
-@pytest.mark.xfail(raises=ImportError, strict=True,
-                   reason="nnthe has no In (default values for function arguments) yet; "
-                          "when it has, this test passes and the strict xfail fails: remove it")
 def test_setting_a_default_value_for_an_argument():
     # The tutorial's ``theano.In(y, value=1)``.
     from nnthe import In

@@ -68,7 +68,7 @@ def _mlp_forward(T, p, x):
 
 def _cnn_forward(T, p, x):
     def conv(h, W, b):
-        return T.nnet.relu(T.nnet.conv2d(h, W) + b.dimshuffle("x", 0, "x", "x"))
+        return T.nnet.relu(T.nnet.conv2d(h, W, filter_flip=False) + b.dimshuffle("x", 0, "x", "x"))
 
     h = T.nnet.pool_2d(conv(x, p["c1W"], p["c1b"]), (2, 2))
     h = T.nnet.pool_2d(conv(h, p["c2W"], p["c2b"]), (2, 2))

@@ -15,7 +15,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from ..config import config
-from .graph import Apply, Variable, toposort
+from .graph import DERIVED_FROM, Apply, Variable, toposort
 from .ops.alloc import ones_like, zeros_like
 from .ops.elemwise import add, cast
 from .ops.gradops import disconnected_grad, grad_clip, stop_gradient, zero_grad
@@ -282,6 +282,11 @@ def Rop(f: Any, wrt: Any, eval_points: Any, disconnected_outputs: str = "raise")
 
     Computed by differentiating a vector-Jacobian product (the "double backprop" trick):
     ``J v = d/du (u^T J) v``, which needs only pullbacks.
+
+    ``u^T J v`` is linear in ``u``, so its derivative does not depend on ``u``'s value,
+    but the pullbacks read ``u``'s *shape* (``Alloc`` of a gradient to the shape of
+    ``u * ...``), so the raw result still refers to ``u``. ``u`` is then replaced by
+    zeros shaped like ``f``: the same shape, no new input, and exact by linearity.
     """
     single_f = not isinstance(f, (list, tuple))
     fs = [as_tensor_variable(x) for x in ([f] if single_f else f)]
@@ -297,8 +302,27 @@ def Rop(f: Any, wrt: Any, eval_points: Any, disconnected_outputs: str = "raise")
         for g, v in zip(vjp, vs):
             term = _sum(g * as_tensor_variable(v))
             inner = term if inner is None else inner + term
-        results.append(grad(inner, u, disconnected_inputs="ignore" if disconnected_outputs != "raise" else "raise"))
+        jv = grad(inner, u, disconnected_inputs="ignore" if disconnected_outputs != "raise" else "raise")
+        jv = _substitute(jv, u, zeros_like(fo))
+        if jv.owner is not None:
+            # J v of a linear map does not read the point (Rop(dot(x, W), W, V) is
+            # dot(x, V)), but the user's graph reads f: function's unused-input check
+            # looks at what the user wrote.
+            jv.tag[DERIVED_FROM] = (fo,)
+        results.append(jv)
     return results[0] if single_f else results
+
+
+def _substitute(out: Variable, old: Variable, new: Variable) -> Variable:
+    """``out`` with ``old`` replaced by ``new``; only the nodes that depend on ``old``
+    are copied, the rest of the graph is shared."""
+    memo: dict[int, Variable] = {id(old): new}
+    for node in toposort([out]):
+        if any(id(i) in memo for i in node.inputs):
+            new_node = node.clone_with_new_inputs([memo.get(id(i), i) for i in node.inputs])
+            for o, n in zip(node.outputs, new_node.outputs):
+                memo[id(o)] = n
+    return memo.get(id(out), out)
 
 
 __all__ = ["grad", "jacobian", "hessian", "Lop", "Rop", "disconnected_grad", "stop_gradient",

@@ -12,10 +12,13 @@ from __future__ import annotations
 
 import os
 import sys
+import warnings
 from functools import partial
 from typing import Any, Callable, Iterable, Sequence
 
 import numpy as np
+
+from ..config import config
 
 _PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -51,6 +54,34 @@ def format_site(site: tuple[str, int] | None) -> str:
     filename, lineno = site
     text = linecache.getline(filename, lineno).strip()
     return f"{filename}:{lineno}" + (f": {text}" if text else "")
+
+
+#: Tag key of a Variable that a build-time shortcut computed from other variables without
+#: a node (``x.shape`` of a static shape is a Constant): the tuple of those variables, so
+#: that walks of "the graph the user wrote" (``function``'s unused-input check) see them.
+DERIVED_FROM = "derived_from"
+
+
+class Tag(dict):
+    """A variable's scratchpad: a dict whose keys are also attributes, so Theano's
+    ``x.tag.test_value = ...`` and nnthe's ``x.tag["trainable"]`` both work."""
+
+    __slots__ = ()
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self[name]
+        except KeyError:
+            raise AttributeError(f"the tag has no {name!r} (keys: {sorted(self)})") from None
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        self[name] = value
+
+    def __delattr__(self, name: str) -> None:
+        try:
+            del self[name]
+        except KeyError:
+            raise AttributeError(name) from None
 
 
 class Type:
@@ -97,7 +128,7 @@ class Variable:
         self.index = index
         self.name = name
         self.site = _creation_site()
-        self.tag: dict[str, Any] = {}
+        self.tag: Tag = Tag()
 
     def clone(self) -> "Variable":
         """A new root Variable of the same type and name (no owner)."""
@@ -225,7 +256,7 @@ class Apply:
             v.owner = node
             v.index = i
             v.site = old.site
-            v.tag = dict(old.tag)
+            v.tag = Tag(old.tag)
             v.tag.pop("_eval_cache", None)
             node.outputs.append(v)
         return node
@@ -278,6 +309,8 @@ class Op:
 
     def __call__(self, *inputs: Any, **kwargs: Any) -> Any:
         node = self.make_node(*inputs, **kwargs)
+        if config.compute_test_value != "off":
+            compute_test_values(node, config.compute_test_value)
         if len(node.outputs) == 1:
             return node.outputs[0]
         return node.outputs
@@ -341,6 +374,70 @@ class Op:
 # ---------------------------------------------------------------------------------------
 # Graph walks (all iterative).
 # ---------------------------------------------------------------------------------------
+
+_NO_TEST_VALUE = object()
+
+
+def test_value_of(v: Variable) -> Any:
+    """The test value of ``v`` (Theano's ``x.tag.test_value``; a constant's data, a shared
+    variable's value), or ``_NO_TEST_VALUE``."""
+    if isinstance(v, Constant):
+        return v.data
+    tv = v.tag.get("test_value", _NO_TEST_VALUE)
+    if tv is _NO_TEST_VALUE:
+        container = getattr(v, "container", None)  # a shared variable
+        if container is not None:
+            return container[0]
+        return tv
+    return v.type.filter(tv, allow_downcast=True, name=f"the test value of {v!r}")
+
+
+def compute_test_values(node: Apply, mode: str) -> None:
+    """Compute the outputs' ``tag.test_value`` from the inputs' (Theano's
+    ``config.compute_test_value``): ``'raise'`` (or ``'pdb'``) raises at the line that
+    builds a node whose computation fails or whose input has no test value, ``'warn'``
+    warns, ``'ignore'`` skips such nodes."""
+    values = []
+    for i in node.inputs:
+        try:
+            tv = test_value_of(i)
+        except (TypeError, ValueError) as exc:
+            _test_value_problem(mode, type(exc), str(exc), node)
+            return
+        if tv is _NO_TEST_VALUE:
+            _test_value_problem(mode, ValueError, (
+                f"compute_test_value: {i.describe()} has no test value; set "
+                f"{i.name or 'it'}.tag.test_value = <array>, or config.compute_test_value = 'off'"),
+                node)
+            return
+        values.append(tv)
+    try:
+        out = node.op.make_thunk(node)(*values)
+    except Exception as exc:
+        shapes = ", ".join(f"{i!r}: {getattr(v, 'dtype', type(v).__name__)}{tuple(np.shape(v))}"
+                           for i, v in zip(node.inputs, values))
+        _test_value_problem(mode, type(exc), f"{exc}\n\ncompute_test_value: {node.op} failed "
+                            f"on the test values ({shapes})", node, exc)
+        return
+    outs = [out] if len(node.outputs) == 1 else list(out)
+    for o, v in zip(node.outputs, outs):
+        o.tag["test_value"] = v
+
+
+def _test_value_problem(mode: str, kind: type, msg: str, node: Apply,
+                        cause: BaseException | None = None) -> None:
+    if mode == "ignore":
+        return
+    msg = f"{msg}\nThe node was built at {format_site(node.site)}"
+    if mode == "warn":
+        warnings.warn(msg, stacklevel=4)
+        return
+    try:
+        err = kind(msg)
+    except Exception:
+        err = ValueError(msg)
+    raise err from cause
+
 
 def ancestors(outputs: Iterable[Variable], blockers: Iterable[Variable] = ()) -> list[Variable]:
     """All variables that ``outputs`` depend on (including themselves), outputs first."""

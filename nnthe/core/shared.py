@@ -33,8 +33,11 @@ class SharedVariable(TensorVariable):
         #: function that uses the variable unless its updates say otherwise.
         self.default_update: Variable | None = None
 
-    def get_value(self, borrow: bool = False) -> np.ndarray:
-        """The current value; a copy unless ``borrow=True`` (then do not modify it)."""
+    def get_value(self, borrow: bool = False, return_internal_type: bool = False) -> np.ndarray:
+        """The current value; a copy unless ``borrow=True`` (then do not modify it).
+
+        ``return_internal_type`` is Theano's (for GPU arrays); nnthe's values are always
+        NumPy arrays, so it changes nothing."""
         value = self.container[0]
         return value if borrow else value.copy()
 

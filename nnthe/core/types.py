@@ -204,11 +204,16 @@ class TensorType(Type):
     def __hash__(self) -> int:
         return hash((TensorType, self.dtype, self.shape))
 
-    def __repr__(self) -> str:
+    def __str__(self) -> str:
+        # The compact form of error messages and debugprint.
         shape = ", ".join("?" if s is None else str(s) for s in self.shape)
         if self.ndim == 1:
             shape += ","
         return f"{self.dtype}({shape})"
+
+    def __repr__(self) -> str:
+        # Theano's spelling, what ``x.type`` shows at the prompt.
+        return f"TensorType({self.dtype}, {self.shape!r})"
 
     def clone(self, dtype: Any = None, shape: Sequence[int | None] | None = None) -> "TensorType":
         return TensorType(self.dtype if dtype is None else dtype,

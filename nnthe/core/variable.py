@@ -77,10 +77,15 @@ class TensorVariable(Variable):
         return self.transpose()
 
     def __bool__(self) -> bool:
-        raise TypeError(
-            f"the symbolic variable {self!r} has no truth value: it is known only when the "
-            "compiled function runs. Use T.switch(cond, a, b) for a symbolic condition"
-        )
+        # A variable is a Python object, truthy as any (``if not W:`` in Theano code);
+        # only a comparison's result refuses, to catch ``a < b < c`` and ``if x > 0:``.
+        so = getattr(self.owner.op, "scalar_op", None) if self.owner is not None else None
+        if so is not None and so.kind == "compare":
+            raise TypeError(
+                f"the symbolic comparison {self!r} has no truth value: it is known only when "
+                "the compiled function runs (a chained a < b < c needs T.and_(a < b, b < c)). "
+                "Use T.switch(cond, a, b) for a symbolic condition")
+        return True
 
     def __len__(self) -> int:
         raise TypeError(f"len() of the symbolic variable {self!r} is undefined; use x.shape[0]")

@@ -82,7 +82,8 @@ class Conv2D(Layer):
         self._check_ndim(x.type.shape, 4, " (N, C, H, W)")
         mode = "half" if self.padding == "same" else self.padding
         out = conv2d(x, self.W, border_mode=mode, subsample=self.stride,
-                     filter_dilation=self.dilation, num_groups=self.groups)
+                     filter_dilation=self.dilation, num_groups=self.groups,
+                     filter_flip=False)  # cross-correlation: PyTorch's weights as they are
         if self.b is not None:
             out = out + self.b.dimshuffle("x", 0, "x", "x")
         return self.activation(out)

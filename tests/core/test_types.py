@@ -13,7 +13,8 @@ def test_construction_and_properties():
     assert t.dtype == "float32" and t.shape == (None, 3) and t.ndim == 2
     assert t.broadcastable == (False, False)
     assert TensorType("float32", (1, None)).broadcastable == (True, False)
-    assert repr(t) == "float32(?, 3)" and repr(TensorType("int64", (None,))) == "int64(?,)"
+    assert str(t) == "float32(?, 3)" and str(TensorType("int64", (None,))) == "int64(?,)"
+    assert repr(t) == "TensorType(float32, (None, 3))"
     assert TensorType("floatX", ()).dtype == nnthe.config.floatX
     assert TensorType(np.float64, ()).dtype == "float64"
     assert TensorType("float32", (np.int64(2),)).shape == (2,)

@@ -14,10 +14,12 @@ import warnings
 from typing import Any, Callable, Sequence
 
 from ..fgraph import FunctionGraph
-from ..graph import Apply, Constant, Variable, ancestors, clone_graph, format_site
+from ..graph import DERIVED_FROM, Apply, Constant, Variable, ancestors, clone_graph, format_site
+from ..hints import did_you_mean
 from ..shared import SharedVariable, check_update
 from ..types import TensorType
 from ..variable import TensorVariable, as_tensor_variable, retype_weak
+from .io import _NO_VALUE, In, Out
 from .linker import LinkedProgram, link
 from .malloc import tune_malloc
 from .mode import CheckFailed, get_mode
@@ -111,6 +113,10 @@ class Function:
         self._single = single_output
         self._fn = program.fn
         self._trust_input = False
+        self.input_names: list[str | None] = [v.name for v in self.inputs]
+        self.defaults: list[Any] = [_UNSET] * len(self.inputs)
+        self._has_defaults = False
+        self._compile_args: dict[str, Any] = {}
 
     @property
     def trust_input(self) -> bool:
@@ -127,14 +133,91 @@ class Function:
     def source(self) -> str:
         return self._program.source
 
-    def __call__(self, *args: Any) -> Any:
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        if kwargs:
+            args = self._bind(args, kwargs)
         try:
             return self._fn(*args)
         except Exception as exc:
+            # A positional call that leaves out inputs with defaults (In(value=)) fails
+            # at the generated function's own signature; bind and call again. Doing it
+            # here keeps the exact positional call as cheap as without defaults.
+            if len(args) != len(self.inputs) and self._has_defaults \
+                    and exc.__traceback__ is not None and exc.__traceback__.tb_next is None:
+                return self(*self._bind(args, {}))
             new = self._explain(exc, args)
             if new is exc:
                 raise
             raise new from exc
+
+    def _bind(self, args: tuple, kwargs: dict) -> tuple:
+        """Positional arguments, keywords (by input name) and defaults (``In(value=)``)
+        as one positional tuple, or a TypeError naming what is wrong."""
+        n = len(self.inputs)
+        if len(args) > n:
+            raise TypeError(f"{self._label()} takes {n} input(s), got {len(args)}")
+        values = list(args) + [_UNSET] * (n - len(args))
+        for key, value in kwargs.items():
+            positions = [k for k, name in enumerate(self.input_names) if name == key]
+            if not positions:
+                known = [nm for nm in self.input_names if nm]
+                raise TypeError(f"{self._label()} got an unexpected keyword argument {key!r}"
+                                f"{did_you_mean(key, known)} (inputs by name: {', '.join(known)})")
+            if len(positions) > 1:
+                raise TypeError(f"{self._label()}: the keyword {key!r} is ambiguous: inputs "
+                                f"{positions} have that name")
+            k = positions[0]
+            if values[k] is not _UNSET:
+                raise TypeError(f"{self._label()} got multiple values for input {k} ({key!r})")
+            values[k] = value
+        for k, v in enumerate(values):
+            if v is _UNSET:
+                if self.defaults[k] is _UNSET:
+                    raise TypeError(f"{self._label()}: missing input {k} "
+                                    f"({self.input_names[k] or self.inputs[k]!r})")
+                values[k] = self.defaults[k]
+        return tuple(values)
+
+    @property
+    def maker(self) -> "FunctionMaker":
+        """Theano's ``f.maker``: ``f.maker.fgraph`` is the compiled graph (``.inputs``,
+        ``.outputs`` -- outputs then updates -- and ``.toposort()``)."""
+        return FunctionMaker(self)
+
+    def copy(self, share_memory: bool = False, swap: dict | None = None,
+             delete_updates: bool = False, name: str | None = None) -> "Function":
+        """A new compiled function computing the same thing (Theano's ``copy``).
+
+        Parameters
+        ----------
+        share_memory : bool
+            Theano shares intermediate buffers between the copies when True. nnthe's
+            buffers belong to one call, so either way the copy is independent; accepted.
+        swap : dict, optional
+            ``{old shared variable: new shared variable}``: the copy reads and updates
+            the new ones instead (the same type is required).
+        delete_updates : bool
+            The copy applies no updates (explicit or default).
+        name : str, optional
+            The copy's name (default: the original's).
+        """
+        args = dict(self._compile_args)
+        swap = dict(swap or {})
+        for old, new in swap.items():
+            if not isinstance(old, SharedVariable) or not isinstance(new, SharedVariable):
+                raise TypeError(f"copy: swap maps shared variables to shared variables, got "
+                                f"{old!r} -> {new!r}")
+            if old.type != new.type:
+                raise TypeError(f"copy: cannot swap {old!r} ({old.type}) for {new!r} ({new.type})")
+        givens = list(_normalize_givens(args["givens"]).items()) + list(swap.items())
+        args["givens"] = givens
+        args["updates"] = [] if delete_updates else [(swap.get(s, s), u) for s, u in self.updates]
+        args["no_default_updates"] = True  # self.updates already holds the default ones
+        # The copy keeps the original's signature even when its updates read an input.
+        args["on_unused_input"] = "ignore"
+        if name is not None:
+            args["name"] = name
+        return function(**args)
 
     def _explain(self, exc: Exception, args: tuple) -> Exception:
         """Rewrite an exception raised during a call so that it names its cause."""
@@ -171,6 +254,20 @@ class Function:
 
 
 _MISSING = object()
+_UNSET = _NO_VALUE
+
+
+class FunctionMaker:
+    """What Theano's introspection code reads from ``f.maker``: the compiled ``fgraph``,
+    the ``inputs`` (as :class:`In`), the ``outputs`` and the ``mode``."""
+
+    def __init__(self, fn: Function) -> None:
+        self.fgraph = fn.fgraph
+        self.inputs = [In(v, name=nm, **({} if d is _UNSET else {"value": d}))
+                       for v, nm, d in zip(fn.inputs, fn.input_names, fn.defaults)]
+        self.outputs = list(fn.outputs)
+        self.mode = fn._compile_args.get("mode")
+        self.function = fn
 
 
 def describe_value(v: Any) -> str:
@@ -196,7 +293,7 @@ def _node_error(exc: Exception, node: Apply, values: list, label: str) -> Except
 def function(inputs: Sequence[Variable], outputs: Any = None, updates: Any = None,
              givens: Any = None, mode: Any = None, name: str | None = None,
              allow_input_downcast: bool | None = None, on_unused_input: str = "raise",
-             profile: bool = False) -> Function:
+             profile: bool = False, no_default_updates: Any = False) -> Function:
     """Compile a function from ``inputs`` to ``outputs``, optionally updating shared
     variables.
 
@@ -226,6 +323,9 @@ def function(inputs: Sequence[Variable], outputs: Any = None, updates: Any = Non
         What to do with an input no output depends on.
     profile : bool
         Collect per-op timings in ``f.profile``.
+    no_default_updates : bool or list of SharedVariables
+        True: apply no ``default_update`` (random draws repeat their numbers); a list:
+        skip the default updates of those shared variables only.
 
     Returns
     -------
@@ -242,18 +342,105 @@ def function(inputs: Sequence[Variable], outputs: Any = None, updates: Any = Non
     # doubling of a 4,000-layer chain; 2.1x with it off). Nothing made here is garbage
     # before compilation ends, so pause it.
     tune_malloc()  # once per process, on the first compile (see malloc.py)
+    compile_args = dict(inputs=inputs, outputs=outputs, updates=updates, givens=givens,
+                        mode=mode, name=name, allow_input_downcast=allow_input_downcast,
+                        on_unused_input=on_unused_input, profile=profile,
+                        no_default_updates=no_default_updates)
+    inputs, names, defaults = _unwrap_inputs(inputs)
+    outputs = _unwrap_outputs(outputs)
     was_enabled = gc.isenabled()
     gc.disable()
     try:
-        return _compile(inputs, outputs, updates, givens, mode, name, allow_input_downcast,
-                        on_unused_input, profile)
+        fn = _compile(inputs, outputs, updates, givens, mode, name, allow_input_downcast,
+                      on_unused_input, profile, no_default_updates)
     finally:
         if was_enabled:
             gc.enable()
+    # Set through the mode's wrapper, if any (DebugMode's forwards attributes).
+    fn.input_names = names
+    fn.defaults = defaults
+    fn._has_defaults = any(d is not _UNSET for d in defaults)
+    fn._compile_args = compile_args
+    return fn
+
+
+def _unwrap_inputs(inputs: Any) -> tuple[Any, list, list]:
+    """Inputs as Variables, with their keyword names and defaults (from :class:`In`)."""
+    if not isinstance(inputs, (list, tuple)):
+        return inputs, [], []  # _compile refuses it with a clear message
+    variables, names, defaults = [], [], []
+    for v in inputs:
+        if isinstance(v, In):
+            variables.append(v.variable)
+            names.append(v.name)
+            defaults.append(v.value)
+        else:
+            variables.append(v)
+            names.append(getattr(v, "name", None))
+            defaults.append(_UNSET)
+    return variables, names, defaults
+
+
+def _unwrap_outputs(outputs: Any) -> Any:
+    """Outputs with :class:`Out` wrappers removed (nnthe's outputs are never borrowed)."""
+    if isinstance(outputs, Out):
+        return outputs.variable
+    if isinstance(outputs, (list, tuple)):
+        return type(outputs)(o.variable if isinstance(o, Out) else o for o in outputs)
+    return outputs
+
+
+def _written_uses(targets: list[Variable], inputs: list[Variable],
+                  givens: dict[Variable, Variable]) -> set[int]:
+    """The ids of the ``inputs`` that the graph the user wrote reads.
+
+    Walks the user's graph (not the rewritten one), through ``givens`` replacements and
+    through the variables a build-time shortcut read (``x.shape`` of a static shape is a
+    constant marked ``DERIVED_FROM`` x), so an input is "unused" only if the user's
+    expression never mentions it, as in Theano.
+    """
+    input_ids = {id(v) for v in inputs}
+    given = {id(k): r for k, r in givens.items()}
+    seen: set[int] = set()
+    used: set[int] = set()
+    stack = list(targets)
+    while stack:
+        v = stack.pop()
+        if id(v) in seen:
+            continue
+        seen.add(id(v))
+        if id(v) in input_ids:
+            used.add(id(v))
+            continue
+        if id(v) in given:
+            stack.append(given[id(v)])
+            continue
+        if v.owner is not None:
+            stack.extend(v.owner.inputs)
+        stack.extend(v.tag.get(DERIVED_FROM, ()))
+    return used
+
+
+def _skipped_defaults(no_default_updates: Any) -> Callable[[SharedVariable], bool]:
+    """A predicate: is the default update of this shared variable switched off?"""
+    if no_default_updates is True:
+        return lambda v: True
+    if no_default_updates is False or no_default_updates is None:
+        return lambda v: False
+    if isinstance(no_default_updates, (list, tuple, set)):
+        ids = set()
+        for v in no_default_updates:
+            if not isinstance(v, SharedVariable):
+                raise TypeError(f"function: no_default_updates must list shared variables, "
+                                f"got {v!r}")
+            ids.add(id(v))
+        return lambda v: id(v) in ids
+    raise TypeError(f"function: no_default_updates must be True, False or a list of shared "
+                    f"variables, got {no_default_updates!r}")
 
 
 def _compile(inputs, outputs, updates, givens, mode, name, allow_input_downcast,
-             on_unused_input, profile) -> Function:
+             on_unused_input, profile, no_default_updates=False) -> Function:
     t_start = time.perf_counter()
     mode = get_mode(mode)
     if on_unused_input not in ("raise", "warn", "ignore"):
@@ -292,6 +479,7 @@ def _compile(inputs, outputs, updates, givens, mode, name, allow_input_downcast,
             raise ValueError(f"function: {k!r} is both an input and replaced by givens")
 
     # Default updates of the shared variables the graph uses (transitively).
+    skipped = _skipped_defaults(no_default_updates)
     explicit = {id(s) for s, _ in upd}
     frontier = out_list + [u for _, u in upd]
     seen: set[int] = set()
@@ -300,7 +488,7 @@ def _compile(inputs, outputs, updates, givens, mode, name, allow_input_downcast,
         for v in ancestors(frontier, blockers=inputs):
             if isinstance(v, SharedVariable) and id(v) not in seen:
                 seen.add(id(v))
-                if v.default_update is not None and id(v) not in explicit:
+                if v.default_update is not None and id(v) not in explicit and not skipped(v):
                     du = check_update(v, v.default_update)
                     upd.append((v, du))
                     explicit.add(id(v))
@@ -320,9 +508,9 @@ def _compile(inputs, outputs, updates, givens, mode, name, allow_input_downcast,
     new_outs = cloned[:len(out_list)]
     new_upds = [(s, u) for (s, _), u in zip(upd, cloned[len(out_list):])]
 
-    used = {id(v) for v in ancestors(cloned, blockers=roots)}
-    for k, (v, r) in enumerate(zip(inputs, roots)):
-        if id(r) not in used:
+    used = _written_uses(out_list + [u for _, u in upd], inputs, givens_map)
+    for k, v in enumerate(inputs):
+        if id(v) not in used:
             msg = (f"function: input {k} ({v.describe()}) is not used to compute any output or "
                    "update. Pass on_unused_input='ignore' (or 'warn') if that is intended")
             if on_unused_input == "raise":

@@ -26,7 +26,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 from ..graph import Apply, Op
 from ..hints import suggest_keywords
 from ..types import disconnected_type, fmt_shape, is_disconnected, is_float_dtype, TensorType
-from ..ops.shape import as_shape_vector, shape_i
+from ..ops.shape import as_shape_vector, shape_i, specify_shape
 from ..variable import TensorVariable, as_tensor_variable
 
 BorderMode = Any  # 'valid' | 'full' | 'half' | 'same' | int | (int, int)
@@ -475,10 +475,16 @@ class Conv2dGradWeights(_ConvGradBase):
 
 
 @suggest_keywords
-def conv2d(input: Any, filters: Any, border_mode: BorderMode = "valid",
-           subsample: Sequence[int] = (1, 1), filter_dilation: Sequence[int] = (1, 1),
-           num_groups: int = 1, filter_flip: bool = False) -> TensorVariable:
-    """2-d convolution (cross-correlation by default) of a batch of images.
+def conv2d(input: Any, filters: Any, input_shape: Sequence[int | None] | None = None,
+           filter_shape: Sequence[int | None] | None = None, border_mode: BorderMode = "valid",
+           subsample: Sequence[int] = (1, 1), filter_flip: bool = True,
+           image_shape: Sequence[int | None] | None = None,
+           filter_dilation: Sequence[int] = (1, 1), num_groups: int = 1) -> TensorVariable:
+    """2-d convolution of a batch of images, with Theano's signature and default.
+
+    ``filter_flip=True`` (the default, as in Theano) flips the kernels: a true
+    convolution. ``filter_flip=False`` is the cross-correlation of PyTorch and Keras;
+    :class:`nnthe.layers.Conv2D` passes it, so layer weights interchange with PyTorch's.
 
     Parameters
     ----------
@@ -486,17 +492,21 @@ def conv2d(input: Any, filters: Any, border_mode: BorderMode = "valid",
         Images, shape (N, C, H, W).
     filters : tensor4
         Filters, shape (K, C / num_groups, kh, kw) (PyTorch's layout).
+    input_shape, filter_shape : tuple of (int or None), optional
+        Theano's shape hints. Known entries are merged into the static shapes (and
+        checked against them now, and against the data when the function runs).
+        ``image_shape`` is the old name of ``input_shape``.
     border_mode : {'valid', 'full', 'half', 'same'} or int or (int, int)
         Zero padding: none, ``dilation * (k - 1)``, ``dilation * (k // 2)`` (``'same'``
         is ``'half'``: the same size for odd kernels at stride 1), or explicit.
     subsample : int or (int, int)
         Strides.
+    filter_flip : bool
+        Flip the kernels (a true convolution; Theano's default, True).
     filter_dilation : int or (int, int)
         Spacing between kernel taps.
     num_groups : int
         Grouped convolution: input and output channels split into this many groups.
-    filter_flip : bool
-        Flip the kernels (a true convolution, Theano's default). False by default.
 
     Returns
     -------
@@ -508,7 +518,29 @@ def conv2d(input: Any, filters: Any, border_mode: BorderMode = "valid",
     >>> T.nnet.conv2d(x, w).type
     float32(?, 32, 24, 24)
     """
+    if image_shape is not None:
+        if input_shape is not None:
+            raise TypeError("conv2d: give input_shape or its old name image_shape, not both")
+        input_shape = image_shape
+    input = _hinted(input, input_shape, "input_shape")
+    filters = _hinted(filters, filter_shape, "filter_shape")
     return Conv2d(border_mode, subsample, filter_dilation, num_groups, filter_flip)(input, filters)[0]
+
+
+def _hinted(x: Any, hint: Sequence[int | None] | None, what: str) -> TensorVariable:
+    """``x`` with the known entries of a Theano shape hint merged into its static shape."""
+    x = as_tensor_variable(x)
+    if hint is None:
+        return x
+    hint = tuple(None if h is None else int(h) for h in hint)
+    if len(hint) != x.type.ndim:
+        raise ValueError(f"conv2d: {what}={hint} has {len(hint)} entries, but {x!r} has "
+                         f"{x.type.ndim} dimensions")
+    try:
+        return specify_shape(x, hint)
+    except ValueError:
+        raise ValueError(f"conv2d: {what}={hint} does not match the static shape "
+                         f"{fmt_shape(x.type.shape)} of {x!r}") from None
 
 
 __all__ = ["conv2d", "conv_output_shape", "Conv2d", "Conv2dGradInputs", "Conv2dGradWeights",

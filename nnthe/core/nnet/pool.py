@@ -318,23 +318,25 @@ class AveragePoolGrad(_PoolBase):
 
 
 @suggest_keywords
-def pool_2d(input: Any, ws: Sequence[int] | int, ignore_border: bool = True,
-            stride: Sequence[int] | int | None = None, pad: Sequence[int] | int = (0, 0),
-            mode: str = "max") -> TensorVariable:
+def pool_2d(input: Any, ws: Sequence[int] | int | None = None, ignore_border: bool = True,
+            stride: Sequence[int] | int | None = None, pad: Sequence[int] | int | None = None,
+            mode: str = "max", ds: Sequence[int] | int | None = None,
+            st: Sequence[int] | int | None = None, padding: Sequence[int] | int | None = None) -> TensorVariable:
     """Pool the last two axes of ``input`` over windows of size ``ws``.
 
     Parameters
     ----------
     input : tensor with at least 2 dims, usually (N, C, H, W)
     ws : int or (int, int)
-        Window size.
+        Window size (``ds`` is Theano's old name).
     ignore_border : bool
         True: drop partial windows at the bottom/right edge (PyTorch's default). False:
         keep them (Theano's ``ignore_border=False``).
     stride : int or (int, int), optional
-        Step between windows (default: ``ws``, non-overlapping).
+        Step between windows (default: ``ws``, non-overlapping; ``st`` is the old name).
     pad : int or (int, int)
-        Implicit padding (``-inf`` for max, zeros for averages), smaller than ``ws``.
+        Implicit padding (``-inf`` for max, zeros for averages), smaller than ``ws``
+        (``padding`` is the old name).
     mode : {'max', 'average_inc_pad', 'average_exc_pad'}
         ``'average_inc_pad'`` divides by the window size including padding,
         ``'average_exc_pad'`` by the number of real elements (``'average'`` is an alias
@@ -346,7 +348,21 @@ def pool_2d(input: Any, ws: Sequence[int] | int, ignore_border: bool = True,
     >>> T.nnet.pool_2d(x, (2, 2)).type
     float32(?, 32, 12, 12)
     """
-    return Pool(ws, stride, pad, ignore_border, mode)(input)
+    ws = _new_or_old("ws", ws, "ds", ds)
+    if ws is None:
+        raise TypeError("pool_2d() missing the window size: ws=(h, w)")
+    stride = _new_or_old("stride", stride, "st", st)
+    pad = _new_or_old("pad", pad, "padding", padding)
+    return Pool(ws, stride, (0, 0) if pad is None else pad, ignore_border, mode)(input)
+
+
+def _new_or_old(name: str, value: Any, old_name: str, old_value: Any) -> Any:
+    """The value of a keyword given under its name or Theano's old name (not both)."""
+    if old_value is None:
+        return value
+    if value is not None:
+        raise TypeError(f"pool_2d: give {name} or its old name {old_name}, not both")
+    return old_value
 
 
 def global_pool_2d(input: Any, mode: str = "average") -> TensorVariable:

@@ -7,7 +7,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from ..graph import Apply, Constant, Op, Variable
+from ..graph import DERIVED_FROM, Apply, Constant, Op, Variable
 from ..types import disconnected_type, fmt_shape, is_int_dtype, TensorType
 from ..variable import TensorVariable, as_tensor_variable, constant
 from .elemwise import cast
@@ -71,7 +71,7 @@ def shape(x: Any) -> TensorVariable:
     """The symbolic shape of ``x`` (a constant when the static shape is fully known)."""
     x = as_tensor_variable(x)
     if None not in x.type.shape:
-        return constant(np.asarray(x.type.shape, dtype="int64"))
+        return _derived(constant(np.asarray(x.type.shape, dtype="int64")), x)
     return _shape_op(x)
 
 
@@ -80,8 +80,16 @@ def shape_i(x: Any, i: int) -> TensorVariable:
     x = as_tensor_variable(x)
     d = x.type.shape[i]
     if d is not None:
-        return constant(np.asarray(d, dtype="int64"))
+        return _derived(constant(np.asarray(d, dtype="int64")), x)
     return _shape_op(x)[i]
+
+
+def _derived(c: Variable, x: Variable) -> Variable:
+    """Mark the constant ``c`` as read from ``x``'s static shape: ``function``'s
+    unused-input check follows the mark, so an input the user's graph reads is used
+    even when its shape was known statically."""
+    c.tag[DERIVED_FROM] = (x,)
+    return c
 
 
 class MakeVector(Op):

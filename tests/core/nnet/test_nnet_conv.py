@@ -36,11 +36,12 @@ def test_conv2d_values_and_grads(rng, bm, stride, dil, groups, flip):
     x = rng.standard_normal((2, 4, 7, 8))
     w = rng.standard_normal((6, 4 // groups, 3, 2))
     X, W = T.dtensor4("x"), T.dtensor4("w")
-    y = conv2d(X, W, bm, stride, dil, groups, flip)
+    y = conv2d(X, W, border_mode=bm, subsample=stride, filter_dilation=dil, num_groups=groups, filter_flip=flip)
     out = nnthe.function([X, W], y)(x, w)
     ref = naive_conv2d(x, w, _pads(bm, (3, 2), dil), stride, dil, groups, flip)
     np.testing.assert_allclose(out, ref, rtol=1e-10, atol=1e-10)
-    verify_grad(lambda a, b: conv2d(a, b, bm, stride, dil, groups, flip), [x, w], rng=rng)
+    verify_grad(lambda a, b: conv2d(a, b, border_mode=bm, subsample=stride, filter_dilation=dil,
+                                    num_groups=groups, filter_flip=flip), [x, w], rng=rng)
 
 
 @pytest.mark.parametrize("bm,stride,dil,groups,flip", [CASES[0], CASES[5], CASES[7]])
@@ -49,7 +50,8 @@ def test_conv2d_second_order(rng, bm, stride, dil, groups, flip):
     w = rng.standard_normal((4, 4 // groups, 3, 3))
 
     def f(a, b):
-        c = conv2d(a, b, bm, stride, dil, groups, flip)
+        c = conv2d(a, b, border_mode=bm, subsample=stride, filter_dilation=dil, num_groups=groups,
+                   filter_flip=flip)
         ga, gb = nnthe.grad((c ** 2).sum(), [a, b])
         return (ga ** 2).sum() + (gb * b).sum()
 
@@ -146,7 +148,8 @@ def test_conv2d_matches_torch(rng, bm, stride, dil, groups):
     gy_shape = conv_output_shape(x.shape, w.shape, bm, (stride, stride), (dil, dil))
     gy = rng.standard_normal(gy_shape).astype("float32")
     X, W, GY = T.tensor4("x"), T.tensor4("w"), T.tensor4("gy")
-    y = conv2d(X, W, bm, stride, dil, groups)
+    y = conv2d(X, W, border_mode=bm, subsample=stride, filter_dilation=dil, num_groups=groups,
+               filter_flip=False)
     gx, gw = nnthe.grad(None, [X, W], known_grads={y: GY})
     out, ogx, ogw = nnthe.function([X, W, GY], [y, gx, gw])(x, w, gy)
     tx = torch.tensor(x, requires_grad=True)
@@ -161,7 +164,7 @@ def test_conv2d_matches_torch(rng, bm, stride, dil, groups):
 
 def test_grad_weights_reuses_forward_im2col(rng):
     X, W = T.dtensor4("x"), T.dtensor4("w")
-    y = conv2d(X, W, 1, 2)
+    y = conv2d(X, W, border_mode=1, subsample=2, filter_flip=False)
     conv_node = y.owner
     gw = nnthe.grad((y ** 2).sum(), W)
     assert isinstance(gw.owner.op, Conv2dGradWeights) and gw.owner.inputs[3] is conv_node.outputs[1]
@@ -177,7 +180,7 @@ def test_grad_weights_reuses_forward_im2col(rng):
 def test_infer_shape_matches_the_values(bm, stride, dil):
     # DebugMode compares every node's infer_shape with the shapes perform returns.
     x, w = T.tensor4("x"), T.tensor4("w")
-    y = conv2d(x, w, bm, stride, dil)
+    y = conv2d(x, w, border_mode=bm, subsample=stride, filter_dilation=dil)
     xv, wv = np.zeros((2, 3, 9, 8), "float32"), np.zeros((4, 3, 3, 2), "float32")
     out = nnthe.function([x, w], y, mode="DEBUG")(xv, wv)
     assert out.shape == conv_output_shape(xv.shape, wv.shape, bm, stride, dil)

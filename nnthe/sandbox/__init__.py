@@ -1,0 +1,1 @@
+"""Theano's ``theano.sandbox`` names that programs import (``rng_mrg``)."""
