@@ -1,0 +1,230 @@
+"""The gradient of a Scan: back-propagation through time as another Scan, in reverse.
+
+For a state with lag ``L`` (``L = -min(taps)``), the reverse loop carries a window of
+the ``L`` most recent gradient contributions, ``W`` (shape ``(L, ...)``): at forward
+step ``t`` (visited in reverse), the total gradient of the state written at step ``t``
+is its output gradient plus the contributions of the later steps that read it
+(``W[-1]``); the step's vector-Jacobian product (the inner graph differentiated
+symbolically, recomputing the forward step from its inputs) then gives the gradients
+of the values read at ``t + tap``, which are added to the shifted window. After step 0,
+``W`` is the gradient of the initial value. Gradients of the non-sequences are summed in
+accumulators whose history is never stored (``last_only``), and gradients of the
+sequences are per-step outputs.
+
+The reverse loop is itself a Scan, so its gradient (a Hessian-vector product through a
+loop) is a third one. A forward node whose states are ``last_only`` does not have the
+histories the reverse loop reads; they are recomputed by the same loop with the
+histories kept.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from ..graph import Constant, Variable, clone_graph
+from ..gradient import disconnected_type, grad, is_disconnected
+from ..ops.alloc import zeros, zeros_like
+from ..ops.elemwise import cast, le, minimum
+from ..ops.join import concatenate, stack
+from ..ops.subtensor import set_subtensor
+from ..types import TensorType, is_float_dtype
+from ..variable import TensorVariable, as_tensor_variable, constant
+
+
+def _is_float(v: Variable) -> bool:
+    return isinstance(v.type, TensorType) and is_float_dtype(v.type.dtype)
+
+
+def _placeholder(t: TensorType, name: str) -> TensorVariable:
+    return TensorVariable(t, name=name)
+
+
+def _item_type(v: Variable) -> TensorType:
+    return TensorType(v.type.dtype, tuple(v.type.shape[1:]))
+
+
+def _pad_front(full_like: Variable, part: Variable, start: Any, stop: Any) -> Variable:
+    """``zeros_like(full_like)`` with ``part`` written at rows ``start:stop`` (skipped when
+    the static shapes say ``part`` already covers ``full_like``)."""
+    a, b = full_like.type.shape[0], part.type.shape[0]
+    if a is not None and a == b and isinstance(start, int) and start == 0:
+        return part
+    return set_subtensor(zeros_like(full_like)[start:stop], part)
+
+
+def scan_L_op(op: Any, node: Any, inputs: list, outputs: list, output_grads: list) -> list:
+    """The pullback of a Scan node (``op`` is the Scan op of ``node``)."""
+    Scan = type(op)
+    S, M, Q, N = op.n_seqs, op.n_states, op.n_nit, op.n_nonseqs
+    n_req, seqs, inits, nonseqs = op.split_outer(inputs)
+    lags = op.lags()
+
+    if any(op.last_only):
+        # The reverse loop reads every state's history: recompute it.
+        full = Scan.clone_with(op, last_only=(False,) * M)(*inputs)
+        full = full if isinstance(full, (list, tuple)) else [full]
+    else:
+        full = list(outputs)
+    hists, nit_outs = list(full[:M]), list(full[M:])
+    ref = (hists + nit_outs)[0] if (hists or nit_outs) else None
+    if ref is None:
+        return [disconnected_type() for _ in inputs]
+    n = ref.shape[0]
+
+    # Output gradients, as full histories (zeros where disconnected).
+    g_hist = []
+    for m in range(M):
+        g = output_grads[m]
+        if not _is_float(hists[m]):
+            g_hist.append(None)
+            continue
+        if g is None or is_disconnected(g):
+            g_hist.append(zeros_like(hists[m]))
+        elif op.last_only[m]:
+            g_hist.append(set_subtensor(zeros_like(hists[m])[-1:], g))
+        else:
+            g_hist.append(g)
+    g_nit = []
+    for q in range(Q):
+        g = output_grads[M + q]
+        if not _is_float(nit_outs[q]) or g is None or is_disconnected(g):
+            g_nit.append(None)
+        else:
+            g_nit.append(g)
+
+    # The reverse loop's sequences (all reversed): forward sequence items, the values of
+    # every state tap at each step, the output gradients.
+    i_seqs, i_taps, i_nons = op.inner_groups()
+    rev = lambda x: x[:n][::-1]  # noqa: E731
+    r_seq_outer, r_seq_inner = [], []
+    for k, s in enumerate(seqs):
+        r_seq_outer.append(rev(s))
+        r_seq_inner.append(_placeholder(i_seqs[k].type, f"{i_seqs[k].name or 'x'}"))
+    tap_inner: list[list] = []
+    for m in range(M):
+        L = lags[m]
+        whole = concatenate([inits[m][:L], hists[m]], axis=0)
+        row = []
+        for tap, v in zip(op.state_taps[m], i_taps[m]):
+            r_seq_outer.append(whole[L + tap:L + tap + n][::-1])
+            ph = _placeholder(v.type, f"{v.name or 'h'}")
+            r_seq_inner.append(ph)
+            row.append(ph)
+        tap_inner.append(row)
+    g_hist_inner: list = []
+    for m in range(M):
+        if g_hist[m] is None:
+            g_hist_inner.append(None)
+            continue
+        r_seq_outer.append(rev(g_hist[m]))
+        ph = _placeholder(_item_type(hists[m]), f"g_state{m}")
+        r_seq_inner.append(ph)
+        g_hist_inner.append(ph)
+    g_nit_inner: list = []
+    for q in range(Q):
+        if g_nit[q] is None:
+            g_nit_inner.append(None)
+            continue
+        r_seq_outer.append(rev(g_nit[q]))
+        ph = _placeholder(_item_type(nit_outs[q]), f"g_out{q}")
+        r_seq_inner.append(ph)
+        g_nit_inner.append(ph)
+    non_inner = [_placeholder(v.type, v.name or f"ns{k}") for k, v in enumerate(i_nons)]
+
+    # The forward step on the reverse loop's placeholders.
+    replace = dict(zip(i_seqs, r_seq_inner[:S]))
+    for m in range(M):
+        replace.update(zip(i_taps[m], tap_inner[m]))
+    replace.update(zip(i_nons, non_inner))
+    step_outs, _ = clone_graph(op.inner_outputs, replace)
+
+    # Carried windows (one per float state) and non-sequence accumulators.
+    w_inner, w_init = [], []
+    float_states = [m for m in range(M) if g_hist[m] is not None]
+    for m in float_states:
+        t = TensorType(hists[m].type.dtype, (lags[m],) + tuple(hists[m].type.shape[1:]))
+        ph = _placeholder(t, f"W{m}")
+        w_inner.append(ph)
+        w_init.append(zeros_like(inits[m][:lags[m]])[None])
+    float_nons = [k for k in range(N) if _is_float(nonseqs[k])]
+    acc_inner = [_placeholder(non_inner[k].type, f"acc{k}") for k in float_nons]
+    acc_init = [zeros_like(nonseqs[k])[None] for k in float_nons]
+
+    known: dict = {}
+
+    def seed(v: Variable, g: Variable) -> None:
+        if isinstance(v, Constant):
+            return
+        known[v] = known[v] + g if v in known else g
+
+    for j, m in enumerate(float_states):
+        total = g_hist_inner[m] + w_inner[j][-1]
+        seed(step_outs[m], cast(total, step_outs[m].type.dtype))
+    for q in range(Q):
+        if g_nit_inner[q] is not None:
+            seed(step_outs[M + q], g_nit_inner[q])
+
+    float_seq_idx = [k for k in range(S) if _is_float(seqs[k])]
+    wrt = [r_seq_inner[k] for k in float_seq_idx]
+    for m in float_states:
+        wrt += tap_inner[m]
+    wrt += [non_inner[k] for k in float_nons]
+    if known and wrt:
+        d = grad(None, wrt, known_grads=known, disconnected_inputs="ignore")
+    else:
+        d = [zeros_like(w) for w in wrt]
+    d_seq = d[:len(float_seq_idx)]
+    pos = len(float_seq_idx)
+    new_w = []
+    for j, m in enumerate(float_states):
+        L = lags[m]
+        d_taps = d[pos:pos + len(op.state_taps[m])]
+        pos += len(op.state_taps[m])
+        prev = w_inner[j]
+        rows = []
+        for r in range(L):
+            val = prev[r - 1] if r >= 1 else None
+            for tap, dt in zip(op.state_taps[m], d_taps):
+                if L + tap == r:
+                    val = dt if val is None else val + dt
+            rows.append(zeros_like(prev[0]) if val is None else cast(val, prev.type.dtype))
+        new_w.append(stack(rows) if L > 1 else rows[0][None])
+    d_non = d[pos:]
+    new_acc = [a + cast(g, a.type.dtype) for a, g in zip(acc_inner, d_non)]
+
+    r_inner_inputs = r_seq_inner + w_inner + acc_inner + non_inner
+    r_inner_outputs = new_w + new_acc + [cast(g, r_seq_inner[k].type.dtype) for k, g in zip(float_seq_idx, d_seq)]
+    n_carried = len(new_w) + len(new_acc)
+    trunc = op.truncate_gradient
+    n_back = n if trunc < 0 else minimum(n, trunc)
+    r_op = Scan(r_inner_inputs, r_inner_outputs, n_seqs=len(r_seq_inner),
+                state_taps=[(-1,)] * n_carried, n_nit=len(float_seq_idx),
+                last_only=(True,) * n_carried, truncate_gradient=-1, mode=op.mode,
+                name=f"grad_of_{op.name}", site=op.site)
+    r_outs = r_op(cast(n_back, "int64"), *(r_seq_outer + w_init + acc_init + nonseqs))
+    r_outs = list(r_outs) if isinstance(r_outs, (list, tuple)) else [r_outs]
+
+    result: list = [disconnected_type()]  # n_steps
+    seq_grads = dict(zip(float_seq_idx, r_outs[n_carried:]))
+    for k, s in enumerate(seqs):
+        if k not in seq_grads:
+            result.append(disconnected_type())
+            continue
+        g = seq_grads[k][::-1]
+        if trunc < 0:
+            result.append(_pad_front(s, g, 0, n))
+        else:
+            result.append(set_subtensor(zeros_like(s)[n - n_back:n], g))
+    w_final = dict(zip(float_states, r_outs[:len(new_w)]))
+    for m in range(M):
+        if m not in w_final:
+            result.append(disconnected_type())
+            continue
+        g = w_final[m][0]
+        if trunc >= 0:
+            g = g * cast(le(n, trunc), g.type.dtype)
+        L = lags[m]
+        result.append(_pad_front(inits[m], g, 0, L))
+    acc_final = dict(zip(float_nons, r_outs[len(new_w):n_carried]))
+    for k in range(N):
+        result.append(acc_final[k][0] if k in acc_final else disconnected_type())
+    return result
