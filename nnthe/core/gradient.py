@@ -15,7 +15,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from ..config import config
-from .graph import Apply, Variable, toposort
+from .graph import Apply, Variable, clone_graph, graph_inputs, toposort
 from .ops.alloc import ones_like, zeros_like
 from .ops.elemwise import add, cast
 from .ops.gradops import disconnected_grad, grad_clip, stop_gradient, zero_grad
@@ -297,7 +297,12 @@ def Rop(f: Any, wrt: Any, eval_points: Any, disconnected_outputs: str = "raise")
         for g, v in zip(vjp, vs):
             term = _sum(g * as_tensor_variable(v))
             inner = term if inner is None else inner + term
-        results.append(grad(inner, u, disconnected_inputs="ignore" if disconnected_outputs != "raise" else "raise"))
+        jv = grad(inner, u, disconnected_inputs="ignore" if disconnected_outputs != "raise" else "raise")
+        # J v does not depend on u's value, but a graph may still read it (the reverse
+        # loop of a scan recomputes its states from u): give u a value, zeros.
+        if any(a is u for a in graph_inputs([jv])):
+            jv = clone_graph([jv], {u: zeros_like(fo)})[0][0]
+        results.append(jv)
     return results[0] if single_f else results
 
 
