@@ -243,3 +243,15 @@ def test_return_list_and_updates_type():
     outs, updates = scan(lambda e: e * 2, sequences=v, return_list=True)
     assert isinstance(outs, list) and len(outs) == 1
     assert len(updates) == 0
+
+
+def test_theano_style_names():
+    from nnthe.scan import scan as scan2
+    v = T.vector('v')
+    o1, _ = nnthe.scan(lambda e: e + 1, sequences=v)
+    o2, _ = scan2(lambda e: e + 1, sequences=v)
+    s, _ = nnthe.reduce(lambda e, a: a + e, v, 0.)
+    f = nnthe.function([v], [o1, o2, s])
+    r = f(np.array([1, 2], 'float32'))
+    np.testing.assert_allclose(r[0], [2, 3]); np.testing.assert_allclose(r[1], [2, 3])
+    assert float(r[2]) == 3
