@@ -221,8 +221,7 @@ def _backprop(roots: list[Variable], seeds: dict[Variable, list], wrt: list[Vari
 def _static_size(v: TensorVariable, what: str) -> int:
     if None in v.type.shape:
         raise ValueError(
-            f"{what}: the shape of {v!r} ({v.type}) must be known statically, because the "
-            "rows are built symbolically one by one; declare it with T.tensor(..., shape=...)")
+            f"{what}: the shape of {v!r} ({v.type}) must be known statically")
     return int(np.prod(v.type.shape, dtype=np.int64))
 
 
@@ -230,8 +229,9 @@ def jacobian(expression: Any, wrt: Any, consider_constant: Sequence[Variable] | 
              disconnected_inputs: str = "raise") -> Any:
     """The Jacobian of ``expression`` with respect to ``wrt``.
 
-    The result for each ``w`` has shape ``expression.shape + w.shape``. The expression's
-    static shape must be known (one gradient is built per element).
+    The result for each ``w`` has shape ``expression.shape + w.shape``. With a static
+    shape, one gradient is built per element; otherwise the rows are computed by a
+    ``scan`` over the elements (the size is then known only at run time).
     """
 
     expression = as_tensor_variable(expression)
@@ -240,6 +240,8 @@ def jacobian(expression: Any, wrt: Any, consider_constant: Sequence[Variable] | 
     if expression.type.ndim == 0:
         out = grad(expression, wrt_list, consider_constant, disconnected_inputs)
         return out[0] if single else out
+    if None in expression.type.shape:
+        return _jacobian_by_scan(expression, wrt_list, single, consider_constant, disconnected_inputs)
     n = _static_size(expression, "jacobian")
     flat = expression.flatten()
     rows = [grad(flat[i], wrt_list, consider_constant, disconnected_inputs) for i in range(n)]
@@ -248,6 +250,30 @@ def jacobian(expression: Any, wrt: Any, consider_constant: Sequence[Variable] | 
         j = stack([r[k] for r in rows])
         results.append(reshape(j, tuple(expression.type.shape) + tuple(
             s if s is not None else w.shape[d] for d, s in enumerate(w.type.shape))))
+    return results[0] if single else results
+
+
+def _jacobian_by_scan(expression: TensorVariable, wrt_list: list, single: bool,
+                      consider_constant: Sequence[Variable] | None, disconnected_inputs: str) -> Any:
+    """The Jacobian of an expression whose size is known only at run time: one gradient
+    per element, looped by ``scan`` over the element's index (as Theano does)."""
+    # scan is built on gradient (its pullback is a reverse scan), so it is imported here.
+    from .scan import scan
+    from .ops.alloc import arange
+    from .ops.shape import reshape, shape_i
+
+    flat = expression.flatten()
+
+    def row(i, *args):
+        return grad(flat[i], wrt_list, consider_constant, disconnected_inputs)
+
+    rows, _ = scan(row, sequences=arange(shape_i(flat, 0)), return_list=True,
+                   name="jacobian")
+    results = []
+    for w, j in zip(wrt_list, rows):
+        dims = [s if s is not None else shape_i(v, d) for v in (expression, w)
+                for d, s in enumerate(v.type.shape)]
+        results.append(reshape(j, tuple(dims)))
     return results[0] if single else results
 
 
