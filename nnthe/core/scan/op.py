@@ -340,8 +340,13 @@ def _generate_loop(op: Scan, lags: list[int]):
     S, M, Q, N = op.n_seqs, op.n_states, op.n_nit, op.n_nonseqs
     for k in range(S):
         lines.append(f"    q{k} = seqs[{k}]")
+    # A last-only state of one tap is a local variable: the inner function returns fresh
+    # arrays, so the reference is kept instead of copying the value into a buffer.
+    held = [op.last_only[m] and lags[m] == 1 for m in range(M)]
     for m in range(M):
         lines.append(f"    B{m} = bufs[{m}]")
+        if held[m]:
+            lines.append(f"    h{m} = B{m}[0]")
     for k in range(N):
         lines.append(f"    n{k} = nons[{k}]")
     # A 1-d array indexed by an int gives a NumPy scalar, not an array: index with
@@ -351,7 +356,9 @@ def _generate_loop(op: Scan, lags: list[int]):
     for m in range(M):
         L = lags[m]
         for tap, v in zip(op.state_taps[m], i_taps[m]):
-            if op.last_only[m]:
+            if held[m]:
+                args.append(f"h{m}")
+            elif op.last_only[m]:
                 args.append(f"B{m}[{L + tap}{ell(v)}]")
             else:
                 args.append(f"B{m}[t + {L + tap}{ell(v)}]")
@@ -366,7 +373,7 @@ def _generate_loop(op: Scan, lags: list[int]):
             body.append(f"if o{m}.shape != B{m}.shape[1:]: check(t, {m}, o{m}, B{m}.shape[1:])")
         if op.last_only[m]:
             if L == 1:
-                body.append(f"B{m}[0] = o{m}")
+                body.append(f"h{m} = o{m}")
             else:
                 body.append(f"B{m}[:-1] = B{m}[1:]; B{m}[-1] = o{m}")
         else:
@@ -384,6 +391,9 @@ def _generate_loop(op: Scan, lags: list[int]):
     lines += ["        " + b for b in first]
     lines.append("        for t in range(1, n):")
     lines += ["            " + b for b in body]
+    for m in range(M):
+        if held[m]:
+            lines.append(f"        bufs[{m}] = h{m}[None]")
     lines.append("    except Exception as exc:")
     lines.append("        raise _StepFailure(exc, t, list(args) if 'args' in locals() else []) from exc")
     env = {"np": np, "_StepFailure": _StepFailure}
