@@ -15,8 +15,8 @@ from typing import Any, Sequence
 
 from .compile.function import function
 from .graph import Apply, Constant, Op, Variable, ancestors, clone_graph, graph_inputs
-from .gradient import disconnected_type, grad, is_disconnected
-from .types import TensorType, fmt_shape, is_float_dtype
+from .gradient import grad
+from .types import TensorType, disconnected_type, fmt_shape, is_disconnected, is_float_dtype
 from .variable import TensorVariable, as_tensor_variable, is_weak, retype_weak
 
 

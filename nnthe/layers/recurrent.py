@@ -27,7 +27,7 @@ import numpy as np
 from ..core.gradient import grad_clip
 from ..core.nnet.activations import sigmoid
 from ..core.ops.alloc import zeros
-from ..core.ops.elemwise import cast, tanh
+from ..core.ops.elemwise import cast
 from ..core.ops.join import concatenate
 from ..core.ops.linalg import dot
 from ..core.ops.shape import reshape, shape_i

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import warnings
 from collections import OrderedDict
-from typing import Any, Callable, Sequence
+from typing import Any, Callable
 
 from ..graph import Constant, Variable, _creation_site, clone_graph, format_site, toposort
 from ..shared import SharedVariable, check_update, creation_observers

@@ -21,13 +21,13 @@ from __future__ import annotations
 from typing import Any
 
 from ..graph import Constant, Variable, clone_graph
-from ..gradient import disconnected_type, grad, is_disconnected
-from ..ops.alloc import zeros, zeros_like
+from ..gradient import grad
+from ..ops.alloc import zeros_like
 from ..ops.elemwise import cast, le, minimum
 from ..ops.join import concatenate, stack
 from ..ops.subtensor import set_subtensor
-from ..types import TensorType, is_float_dtype
-from ..variable import TensorVariable, as_tensor_variable, constant
+from ..types import TensorType, disconnected_type, is_disconnected, is_float_dtype
+from ..variable import TensorVariable
 
 
 def _is_float(v: Variable) -> bool:

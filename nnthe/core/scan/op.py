@@ -35,7 +35,7 @@ import numpy as np
 from ..compile.function import function
 from ..graph import Apply, Op, Variable, format_site
 from ..types import TensorType, fmt_shape
-from ..variable import TensorVariable, as_tensor_variable
+from ..variable import as_tensor_variable
 from .grad import scan_L_op
 
 _ids = itertools.count()

@@ -1,7 +1,6 @@
 """Gradients through scan (back-propagation through time as a reverse scan): verify_grad
 in float64 for several step functions, grad of grad, truncate_gradient, Rop."""
 import numpy as np
-import pytest
 
 import nnthe
 import nnthe.tensor as T
