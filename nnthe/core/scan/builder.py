@@ -328,6 +328,8 @@ def scan(fn: Callable[..., Any], sequences: Any = None, outputs_info: Any = None
     op = Scan(inner_inputs, inner_outs, n_seqs=len(seq_phs), state_taps=taps_all,
               n_nit=len(nit_out), last_only=last_only, truncate_gradient=truncate_gradient,
               strict=strict, mode=mode, name=name, site=site)
+    # Random states advance through their default update; the others must be passed.
+    op.returned_updates = tuple(s for s in carried if s not in new_shared)
     res = op(n_steps_v, *outer_seqs, *state_inits, *[s[None] for s in carried], *free)
     res = list(res) if isinstance(res, (list, tuple)) else [res]
     n_states = len(state_taps)

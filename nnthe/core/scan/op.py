@@ -91,6 +91,9 @@ class Scan(Op):
         self.mode = mode
         self.name = name or f"scan{next(_ids)}"
         self.site = site
+        #: Shared variables whose new values this loop returns as ``updates`` (set by the
+        #: builder; ``function`` warns when they are not passed).
+        self.returned_updates: tuple = ()
         n_taps = sum(len(t) for t in self.state_taps)
         self.n_nonseqs = len(self.inner_inputs) - self.n_seqs - n_taps
         if self.n_nonseqs < 0 or len(self.inner_outputs) != self.n_states + self.n_nit:

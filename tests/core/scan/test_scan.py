@@ -139,6 +139,8 @@ def test_accumulation_with_updates_returned_by_fn():
     assert float(acc.get_value()) == 6
     f(np.array([1], 'float32'))
     assert float(acc.get_value()) == 7
+    with pytest.warns(UserWarning, match=r"computes new values of \[acc\].*not in updates="):
+        nnthe.function([v], updates[acc] * 1)     # the loop runs, its update is forgotten
 
 
 def test_outer_expression_is_computed_once_outside_the_loop():
