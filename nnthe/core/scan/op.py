@@ -94,6 +94,7 @@ class Scan(Op):
         #: Shared variables whose new values this loop returns as ``updates`` (set by the
         #: builder; ``function`` warns when they are not passed).
         self.returned_updates: tuple = ()
+        self._compiled: Any = None
         n_taps = sum(len(t) for t in self.state_taps)
         self.n_nonseqs = len(self.inner_inputs) - self.n_seqs - n_taps
         if self.n_nonseqs < 0 or len(self.inner_outputs) != self.n_states + self.n_nit:
@@ -220,10 +221,17 @@ class Scan(Op):
 
     # -- running ---------------------------------------------------------------------
     def compile_inner(self) -> Any:
-        """The step function compiled like any function (once per outer compile)."""
+        """The step function compiled like any function.
+
+        It depends only on this op, so it is compiled once and shared by every outer
+        function (and by both variants, checked and ``trust_input``, of one).
+        """
+        if self._compiled is not None:
+            return self._compiled
         fn = function(self.inner_inputs, list(self.inner_outputs), mode=self.mode,
                       on_unused_input="ignore", name=f"{self.name}_step")
         fn.trust_input = True
+        self._compiled = fn
         return fn
 
     def make_thunk(self, node: Apply):
