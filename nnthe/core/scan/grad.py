@@ -25,6 +25,8 @@ from ..gradient import grad
 from ..ops.alloc import zeros_like
 from ..ops.elemwise import cast, le, minimum
 from ..ops.join import concatenate, stack
+from ..ops.linalg import dot
+from ..ops.shape import reshape
 from ..ops.subtensor import set_subtensor
 from ..types import TensorType, disconnected_type, is_disconnected, is_float_dtype
 from ..variable import TensorVariable
@@ -49,6 +51,19 @@ def _pad_front(full_like: Variable, part: Variable, start: Any, stop: Any) -> Va
     if a is not None and a == b and isinstance(start, int) and start == 0:
         return part
     return set_subtensor(zeros_like(full_like)[start:stop], part)
+
+
+def _outer_terms(g: Variable) -> tuple | None:
+    """``(a, b)`` when ``g`` is ``dot(a.T, b)`` of two matrices, else None."""
+    node = g.owner
+    if node is None or type(node.op).__name__ != "Dot" or g.type.ndim != 2:
+        return None
+    at, b = node.inputs
+    t = at.owner
+    if t is None or type(t.op).__name__ != "DimShuffle" or tuple(t.op.pattern) != (1, 0) \
+            or b.type.ndim != 2:
+        return None
+    return t.inputs[0], b
 
 
 def scan_L_op(op: Any, node: Any, inputs: list, outputs: list, output_grads: list) -> list:
@@ -189,22 +204,33 @@ def scan_L_op(op: Any, node: Any, inputs: list, outputs: list, output_grads: lis
             rows.append(zeros_like(prev[0]) if val is None else cast(val, prev.type.dtype))
         new_w.append(stack(rows) if L > 1 else rows[0][None])
     d_non = d[pos:]
-    new_acc = [a + cast(g, a.type.dtype) for a, g in zip(acc_inner, d_non)]
+    # A non-sequence's gradient that is one matrix product per step, dot(a.T, b) (the
+    # recurrent weights of an RNN), is summed outside the loop as one product of the
+    # stacked a's and b's: the loop stores a and b instead of accumulating.
+    pushed = {j: _outer_terms(g) for j, g in enumerate(d_non)}
+    pushed = {j: ab for j, ab in pushed.items() if ab is not None}
+    kept = [j for j in range(len(d_non)) if j not in pushed]
+    acc_inner = [acc_inner[j] for j in kept]
+    acc_init = [acc_init[j] for j in kept]
+    new_acc = [a + cast(d_non[j], a.type.dtype) for a, j in zip(acc_inner, kept)]
+    pushed_outs = [v for j in sorted(pushed) for v in pushed[j]]
 
     r_inner_inputs = r_seq_inner + w_inner + acc_inner + non_inner
-    r_inner_outputs = new_w + new_acc + [cast(g, r_seq_inner[k].type.dtype) for k, g in zip(float_seq_idx, d_seq)]
+    r_inner_outputs = new_w + new_acc + [cast(g, r_seq_inner[k].type.dtype) for k, g in zip(float_seq_idx, d_seq)] \
+        + pushed_outs
     n_carried = len(new_w) + len(new_acc)
     trunc = op.truncate_gradient
     n_back = n if trunc < 0 else minimum(n, trunc)
     r_op = Scan(r_inner_inputs, r_inner_outputs, n_seqs=len(r_seq_inner),
-                state_taps=[(-1,)] * n_carried, n_nit=len(float_seq_idx),
+                state_taps=[(-1,)] * n_carried, n_nit=len(float_seq_idx) + len(pushed_outs),
                 last_only=(True,) * n_carried, truncate_gradient=-1, mode=op.mode,
                 name=f"grad_of_{op.name}", site=op.site)
     r_outs = r_op(cast(n_back, "int64"), *(r_seq_outer + w_init + acc_init + nonseqs))
     r_outs = list(r_outs) if isinstance(r_outs, (list, tuple)) else [r_outs]
 
     result: list = [disconnected_type()]  # n_steps
-    seq_grads = dict(zip(float_seq_idx, r_outs[n_carried:]))
+    seq_grads = dict(zip(float_seq_idx, r_outs[n_carried:n_carried + len(float_seq_idx)]))
+    stacked = r_outs[n_carried + len(float_seq_idx):]
     for k, s in enumerate(seqs):
         if k not in seq_grads:
             result.append(disconnected_type())
@@ -224,7 +250,14 @@ def scan_L_op(op: Any, node: Any, inputs: list, outputs: list, output_grads: lis
             g = g * cast(le(n, trunc), g.type.dtype)
         L = lags[m]
         result.append(_pad_front(inits[m], g, 0, L))
-    acc_final = dict(zip(float_nons, r_outs[len(new_w):n_carried]))
+    acc_final = {float_nons[j]: r[0] for j, r in zip(kept, r_outs[len(new_w):n_carried])}
+    for q, j in enumerate(sorted(pushed)):
+        a_all, b_all = stacked[2 * q], stacked[2 * q + 1]
+        a2 = reshape(a_all, (-1, a_all.type.shape[2] if a_all.type.shape[2] is not None else a_all.shape[2]))
+        b2 = reshape(b_all, (-1, b_all.type.shape[2] if b_all.type.shape[2] is not None else b_all.shape[2]))
+        g = dot(a2.T, b2)
+        target = nonseqs[float_nons[j]]
+        acc_final[float_nons[j]] = cast(g, target.type.dtype) if g.type.dtype != target.type.dtype else g
     for k in range(N):
-        result.append(acc_final[k][0] if k in acc_final else disconnected_type())
+        result.append(acc_final[k] if k in acc_final else disconnected_type())
     return result
