@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..graph import Constant, Variable, clone_graph
+from ..graph import Constant, Variable, clone_graph, toposort
 from ..gradient import grad
 from ..ops.alloc import zeros_like
 from ..ops.elemwise import cast, le, minimum
@@ -53,6 +53,27 @@ def _pad_front(full_like: Variable, part: Variable, start: Any, stop: Any) -> Va
     return set_subtensor(zeros_like(full_like)[start:stop], part)
 
 
+#: Elementwise ops whose pullback reads their output: worth saving rather than recomputing.
+_SAVED_ELEMWISE = {"sigmoid", "tanh", "exp"}
+
+
+def _saved_intermediates(op: Any) -> list:
+    """The step's matrix products and sigmoid/tanh/exp outputs that depend on the step's
+    inputs (loop invariants were moved out by the builder)."""
+    varying = {id(v) for v in op.inner_inputs}
+    outputs = {id(o) for o in op.inner_outputs}
+    out = []
+    for node in toposort(op.inner_outputs, blockers=op.inner_inputs):
+        if not any(id(i) in varying for i in node.inputs):
+            continue
+        for o in node.outputs:
+            varying.add(id(o))
+        if (type(node.op).__name__ == "Dot" or str(node.op) in _SAVED_ELEMWISE) \
+                and len(node.outputs) == 1 and id(node.outputs[0]) not in outputs:
+            out.append(node.outputs[0])
+    return out
+
+
 def _outer_terms(g: Variable) -> tuple | None:
     """``(a, b)`` when ``g`` is ``dot(a.T, b)`` of two matrices, else None."""
     node = g.owner
@@ -73,13 +94,18 @@ def scan_L_op(op: Any, node: Any, inputs: list, outputs: list, output_grads: lis
     n_req, seqs, inits, nonseqs = op.split_outer(inputs)
     lags = op.lags()
 
-    if any(op.last_only):
-        # The reverse loop reads every state's history: recompute it.
-        full = Scan.clone_with(op, last_only=(False,) * M)(*inputs)
-        full = full if isinstance(full, (list, tuple)) else [full]
-    else:
-        full = list(outputs)
-    hists, nit_outs = list(full[:M]), list(full[M:])
+    # The forward loop again, keeping every state's history and the step's expensive
+    # intermediates (matrix products, sigmoid/tanh/exp, whose pullbacks read their
+    # outputs), so the reverse loop reads them instead of recomputing them. At compile
+    # time, the rewrite in scan/rewrite.py makes this loop replace the original one,
+    # so the forward work is done once.
+    saved = _saved_intermediates(op)
+    ext = Scan.clone_with(op, inner_outputs=op.inner_outputs + saved, n_nit=Q + len(saved),
+                          last_only=(False,) * M)
+    ext.extends = op
+    full = ext(*inputs)
+    full = list(full) if isinstance(full, (list, tuple)) else [full]
+    hists, nit_outs, saved_hist = list(full[:M]), list(full[M:M + Q]), list(full[M + Q:])
     ref = (hists + nit_outs)[0] if (hists or nit_outs) else None
     if ref is None:
         return [disconnected_type() for _ in inputs]
@@ -150,7 +176,13 @@ def scan_L_op(op: Any, node: Any, inputs: list, outputs: list, output_grads: lis
     for m in range(M):
         replace.update(zip(i_taps[m], tap_inner[m]))
     replace.update(zip(i_nons, non_inner))
-    step_outs, _ = clone_graph(op.inner_outputs, replace)
+    step_outs, memo = clone_graph(op.inner_outputs, replace)
+    saved_inner = {}
+    for v, h in zip(saved, saved_hist):
+        r_seq_outer.append(rev(h))
+        ph = _placeholder(v.type, f"saved_{v.name or 'v'}")
+        r_seq_inner.append(ph)
+        saved_inner[memo[v]] = ph
 
     # Carried windows (one per float state) and non-sequence accumulators.
     w_inner, w_init = [], []
@@ -218,6 +250,9 @@ def scan_L_op(op: Any, node: Any, inputs: list, outputs: list, output_grads: lis
     r_inner_inputs = r_seq_inner + w_inner + acc_inner + non_inner
     r_inner_outputs = new_w + new_acc + [cast(g, r_seq_inner[k].type.dtype) for k, g in zip(float_seq_idx, d_seq)] \
         + pushed_outs
+    if saved_inner:
+        # The recomputed intermediates become the saved values: their nodes drop out.
+        r_inner_outputs, _ = clone_graph(r_inner_outputs, saved_inner)
     n_carried = len(new_w) + len(new_acc)
     trunc = op.truncate_gradient
     n_back = n if trunc < 0 else minimum(n, trunc)

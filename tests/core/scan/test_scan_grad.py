@@ -145,3 +145,20 @@ def test_integer_sequence_and_disconnected_outputs():
     gE = nnthe.grad(hs[-1].sum(), E)
     out = nnthe.function([idx, E], gE)(np.array([0, 2, 2]), np.zeros((4, 3)))
     np.testing.assert_allclose(out.sum(axis=1), [3, 0, 6, 0])
+
+
+def test_training_graph_runs_the_forward_loop_once():
+    x = T.matrix('x'); W = T.matrix('W')
+    hs, _ = scan(lambda xt, h: T.tanh(T.dot(h, W) + xt), sequences=x,
+                 outputs_info=T.zeros((3,)), name='fwd')
+    cost = hs.sum()
+    f = nnthe.function([x, W], [cost, nnthe.grad(cost, W)])
+    loops = [n.op.name for n in f.fgraph.toposort() if type(n.op).__name__ == "Scan"]
+    assert sorted(loops) == ["fwd", "grad_of_fwd"]
+    # the reverse step reads the saved tanh and matrix product instead of recomputing them
+    back = next(n for n in f.fgraph.toposort() if getattr(n.op, "name", "") == "grad_of_fwd")
+    inner = [type(m.op).__name__ + str(m.op) for m in nnthe.core.graph.toposort(back.op.inner_outputs)]
+    assert not any("tanh" in s for s in inner)
+    xv, Wv = r(4, 3).astype('float32'), r(3, 3).astype('float32')
+    c, g = f(xv, Wv)
+    assert np.isclose(c, nnthe.function([x, W], cost)(xv, Wv))
