@@ -68,10 +68,14 @@ def _saved_intermediates(op: Any) -> list:
             continue
         for o in node.outputs:
             varying.add(id(o))
-        if (type(node.op).__name__ == "Dot" or str(node.op) in _SAVED_ELEMWISE) \
-                and len(node.outputs) == 1 and id(node.outputs[0]) not in outputs:
+        if _worth_saving(node) and id(node.outputs[0]) not in outputs:
             out.append(node.outputs[0])
     return out
+
+
+def _worth_saving(node: Any) -> bool:
+    return len(node.outputs) == 1 and (type(node.op).__name__ == "Dot"
+                                       or str(node.op) in _SAVED_ELEMWISE)
 
 
 def _outer_terms(g: Variable) -> tuple | None:
@@ -183,6 +187,13 @@ def scan_L_op(op: Any, node: Any, inputs: list, outputs: list, output_grads: lis
         ph = _placeholder(v.type, f"saved_{v.name or 'v'}")
         r_seq_inner.append(ph)
         saved_inner[memo[v]] = ph
+    # The step's outputs are saved already, as the loop's outputs.
+    for v, h in zip(op.inner_outputs, hists + nit_outs):
+        if v.owner is not None and _worth_saving(v.owner) and memo.get(v) not in saved_inner:
+            r_seq_outer.append(rev(h))
+            ph = _placeholder(v.type, f"saved_{v.name or 'out'}")
+            r_seq_inner.append(ph)
+            saved_inner[memo[v]] = ph
 
     # Carried windows (one per float state) and non-sequence accumulators.
     w_inner, w_init = [], []
