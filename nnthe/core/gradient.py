@@ -10,7 +10,7 @@ result is a new graph, so gradients of gradients work.
 from __future__ import annotations
 
 import warnings
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
@@ -240,8 +240,9 @@ def jacobian(expression: Any, wrt: Any, consider_constant: Sequence[Variable] | 
     if expression.type.ndim == 0:
         out = grad(expression, wrt_list, consider_constant, disconnected_inputs)
         return out[0] if single else out
-    if None in expression.type.shape:
-        return _jacobian_by_scan(expression, wrt_list, single, consider_constant, disconnected_inputs)
+    if None in expression.type.shape and runtime_jacobian is not None:
+        out = runtime_jacobian(expression, wrt_list, consider_constant, disconnected_inputs)
+        return out[0] if single else out
     n = _static_size(expression, "jacobian")
     flat = expression.flatten()
     rows = [grad(flat[i], wrt_list, consider_constant, disconnected_inputs) for i in range(n)]
@@ -253,28 +254,10 @@ def jacobian(expression: Any, wrt: Any, consider_constant: Sequence[Variable] | 
     return results[0] if single else results
 
 
-def _jacobian_by_scan(expression: TensorVariable, wrt_list: list, single: bool,
-                      consider_constant: Sequence[Variable] | None, disconnected_inputs: str) -> Any:
-    """The Jacobian of an expression whose size is known only at run time: one gradient
-    per element, looped by ``scan`` over the element's index (as Theano does)."""
-    # scan is built on gradient (its pullback is a reverse scan), so it is imported here.
-    from .scan import scan
-    from .ops.alloc import arange
-    from .ops.shape import reshape, shape_i
-
-    flat = expression.flatten()
-
-    def row(i, *args):
-        return grad(flat[i], wrt_list, consider_constant, disconnected_inputs)
-
-    rows, _ = scan(row, sequences=arange(shape_i(flat, 0)), return_list=True,
-                   name="jacobian")
-    results = []
-    for w, j in zip(wrt_list, rows):
-        dims = [s if s is not None else shape_i(v, d) for v in (expression, w)
-                for d, s in enumerate(v.type.shape)]
-        results.append(reshape(j, tuple(dims)))
-    return results[0] if single else results
+#: Builds the Jacobian of an expression whose size is known only at run time,
+#: ``f(expression, wrt_list, consider_constant, disconnected_inputs) -> list``. It loops
+#: with ``scan``, which is built on this module, so :mod:`nnthe.core.scan` installs it.
+runtime_jacobian: Callable[..., list] | None = None
 
 
 def hessian(cost: Any, wrt: Any, consider_constant: Sequence[Variable] | None = None,

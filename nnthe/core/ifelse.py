@@ -16,6 +16,7 @@ from typing import Any, Sequence
 from .compile.function import function
 from .graph import Apply, Constant, Op, Variable, ancestors, clone_graph, graph_inputs
 from .gradient import grad
+from .ops.alloc import zeros_like
 from .types import TensorType, disconnected_type, fmt_shape, is_disconnected, is_float_dtype
 from .variable import TensorVariable, as_tensor_variable, is_weak, retype_weak
 
@@ -94,8 +95,6 @@ class IfElse(Op):
                     continue
                 known[e] = known[e] + g if e in known else g
             if not known or not wrt:
-                from .ops.alloc import zeros_like
-
                 return [zeros_like(w) for w in wrt]
             return grad(None, wrt, known_grads=known, disconnected_inputs="ignore")
 

@@ -33,7 +33,8 @@ from typing import Any, Sequence
 import numpy as np
 
 from ..compile.function import function
-from ..graph import Apply, Op, Variable, format_site
+from ..graph import Apply, Constant, Op, Variable, format_site
+from ..ops.elemwise import minimum, switch
 from ..types import TensorType, fmt_shape
 from ..variable import as_tensor_variable
 from .grad import scan_L_op
@@ -179,8 +180,6 @@ class Scan(Op):
 
     @staticmethod
     def _static_steps(n_steps: Variable, seqs: list) -> int | None:
-        from ..graph import Constant
-
         lens = [s.type.shape[0] for s in seqs]
         asked = int(n_steps.data) if isinstance(n_steps, Constant) else None
         if asked is not None and asked >= 0:
@@ -198,8 +197,6 @@ class Scan(Op):
         return scan_L_op(self, node, inputs, outputs, output_grads)
 
     def infer_shape(self, node: Apply, input_shapes: list[tuple]) -> list[tuple]:
-        from ..ops.elemwise import minimum, switch
-
         n_steps = node.inputs[0]
         seq_lens = [shp[0] for shp in input_shapes[1:1 + self.n_seqs]]
         if seq_lens:
