@@ -33,6 +33,15 @@ from nnthe import layers, optim  # noqa: E402
 BATCH, STEPS, N_IN, HIDDEN = 64, 100, 128, 256
 
 
+NOTES = """What dominates: the per-step matrix products (forward h @ W_hh; backward
+dz @ W_hh.T, with the W_hh gradient summed outside the loop as one product) and the
+elementwise gate arithmetic of the reverse step (about 60 small NumPy calls per step on
+(64, 256) arrays, where torch runs fused kernels). The forward loop saves its matrix
+products and sigmoid/tanh outputs for the reverse loop, so nothing is recomputed. With
+2 BLAS threads on a machine loaded beyond its 2 cores, OpenBLAS's spinning threads slow
+both frameworks 5-10x; run with NNTHE_BENCH_THREADS=1 on a busy machine."""
+
+
 def nnthe_step(n_layers: int = 1):
     x = T.tensor3("x", shape=(None, STEPS, N_IN))
     y = T.matrix("y", shape=(None, 1))
@@ -116,7 +125,7 @@ def main() -> None:
         text = path.read_text() if path.exists() else ""
         section = ("## LSTM\n\n`python benchmarks/bench_lstm.py` "
                    f"({common.THREADS} threads, {args.repeats} interleaved repeats, medians)\n\n"
-                   + table + "\n")
+                   + table + "\n\n" + NOTES + "\n")
         start = text.find("## LSTM\n")
         if start >= 0:
             end = text.find("\n## ", start + 1)
