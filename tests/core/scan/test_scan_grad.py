@@ -162,3 +162,25 @@ def test_training_graph_runs_the_forward_loop_once():
     xv, Wv = r(4, 3).astype('float32'), r(3, 3).astype('float32')
     c, g = f(xv, Wv)
     assert np.isclose(c, nnthe.function([x, W], cost)(xv, Wv))
+
+
+def test_nested_scan_values_and_gradient():
+    def f(X, w):
+        def outer(row, acc):
+            s, _ = scan(lambda e, a: a * w + e, sequences=row,
+                        outputs_info=T.constant(0.0, dtype='float64'))
+            return acc + s[-1]
+        out, _ = scan(outer, sequences=X, outputs_info=T.constant(0.0, dtype='float64'))
+        return out
+    X, w = T.dmatrix('X'), T.dscalar('w')
+    Xv = r(3, 4)
+    got = nnthe.function([X, w], f(X, w))(Xv, 0.7)
+    ref, acc = [], 0.0
+    for row in Xv:
+        a = 0.0
+        for e in row:
+            a = a * 0.7 + e
+        acc += a
+        ref.append(acc)
+    np.testing.assert_allclose(got, ref)
+    verify_grad(f, [Xv, np.array(0.7)])
