@@ -187,3 +187,19 @@ def test_errors():
         layers.GRU(3).load_torch_weights({})
     with pytest.raises(TypeError, match="Bidirectional wraps"):
         layers.Bidirectional(layers.Dense(3))
+
+
+def test_generic_torch_loader_uses_the_layer_mapping():
+    torch = pytest.importorskip("torch")
+    from nnthe.layers.torch_weights import load_torch_state_dict
+    model = layers.Sequential([layers.LSTM(U, return_sequences=True, dtype='float64'),
+                               layers.Dense(3, num_leading_axes=2, dtype='float64')])
+    x = _x()
+    y = model(x)
+    tl, td = torch.nn.LSTM(F, U, batch_first=True).double(), torch.nn.Linear(U, 3).double()
+    sd = {f"0.{k}": v for k, v in _sd(tl).items()}
+    sd.update({f"1.{k}": v for k, v in _sd(td).items()})
+    load_torch_state_dict(model, sd)
+    xv = rng.normal(size=(B, STEPS, F))
+    np.testing.assert_allclose(nnthe.function([x], y)(xv),
+                               td(tl(torch.tensor(xv))[0]).detach().numpy(), atol=1e-12)
