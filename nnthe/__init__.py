@@ -39,12 +39,19 @@ _LAZY = {
     "metrics": "nnthe.metrics",
     "regularization": "nnthe.regularization",
     "compile": "nnthe.compile",
+    # Callable modules: nnthe.scan(fn, ...) and nnthe.ifelse(cond, a, b) as in Theano.
+    "scan": "nnthe.scan",
+    "ifelse": "nnthe.ifelse",
 }
 _LAZY_ATTRS = {
     "pp": ("nnthe.printing", "pp"),
     "debugprint": ("nnthe.printing", "debugprint"),
     "save_checkpoint": ("nnthe.checkpoint", "save_checkpoint"),
     "load_checkpoint": ("nnthe.checkpoint", "load_checkpoint"),
+    "map": ("nnthe.core.scan", "map"),
+    "reduce": ("nnthe.core.scan", "reduce"),
+    "foldl": ("nnthe.core.scan", "foldl"),
+    "foldr": ("nnthe.core.scan", "foldr"),
 }
 
 

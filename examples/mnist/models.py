@@ -28,11 +28,19 @@ def cnn() -> layers.Sequential:
     ])
 
 
-MODELS = {"mlp": mlp, "cnn": cnn}
+def lstm() -> layers.Sequential:
+    """Sequential MNIST: each image read as 28 steps of 28 pixels by an LSTM of 128
+    units, then dense 10 on the last hidden state."""
+    return layers.Sequential([
+        layers.Reshape((28, 28)), layers.LSTM(128), layers.Dense(10),
+    ])
+
+
+MODELS = {"mlp": mlp, "cnn": cnn, "lstm": lstm}
 
 
 def build(name: str) -> layers.Sequential:
-    """Build the model called ``name`` (``'mlp'`` or ``'cnn'``)."""
+    """Build the model called ``name`` (``'mlp'``, ``'cnn'`` or ``'lstm'``)."""
     if name not in MODELS:
         raise ValueError(f"unknown model {name!r}; choose one of {', '.join(MODELS)}")
     return MODELS[name]()

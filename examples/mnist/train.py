@@ -30,7 +30,8 @@ import models  # noqa: E402
 
 OPTIMIZERS = {"adam": optim.Adam, "sgd": optim.SGD, "momentum": optim.Momentum,
               "nesterov": optim.Nesterov, "rmsprop": optim.RMSprop, "adamw": optim.AdamW}
-DEFAULTS = {"cnn": dict(epochs=12, lr=1e-3), "mlp": dict(epochs=20, lr=1e-3)}
+DEFAULTS = {"cnn": dict(epochs=12, lr=1e-3), "mlp": dict(epochs=20, lr=1e-3),
+            "lstm": dict(epochs=12, lr=2e-3)}
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

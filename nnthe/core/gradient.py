@@ -10,7 +10,7 @@ result is a new graph, so gradients of gradients work.
 from __future__ import annotations
 
 import warnings
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
@@ -221,8 +221,7 @@ def _backprop(roots: list[Variable], seeds: dict[Variable, list], wrt: list[Vari
 def _static_size(v: TensorVariable, what: str) -> int:
     if None in v.type.shape:
         raise ValueError(
-            f"{what}: the shape of {v!r} ({v.type}) must be known statically, because the "
-            "rows are built symbolically one by one; declare it with T.tensor(..., shape=...)")
+            f"{what}: the shape of {v!r} ({v.type}) must be known statically")
     return int(np.prod(v.type.shape, dtype=np.int64))
 
 
@@ -230,8 +229,9 @@ def jacobian(expression: Any, wrt: Any, consider_constant: Sequence[Variable] | 
              disconnected_inputs: str = "raise") -> Any:
     """The Jacobian of ``expression`` with respect to ``wrt``.
 
-    The result for each ``w`` has shape ``expression.shape + w.shape``. The expression's
-    static shape must be known (one gradient is built per element).
+    The result for each ``w`` has shape ``expression.shape + w.shape``. With a static
+    shape, one gradient is built per element; otherwise the rows are computed by a
+    ``scan`` over the elements (the size is then known only at run time).
     """
 
     expression = as_tensor_variable(expression)
@@ -239,6 +239,9 @@ def jacobian(expression: Any, wrt: Any, consider_constant: Sequence[Variable] | 
     wrt_list = [wrt] if single else list(wrt)
     if expression.type.ndim == 0:
         out = grad(expression, wrt_list, consider_constant, disconnected_inputs)
+        return out[0] if single else out
+    if None in expression.type.shape and runtime_jacobian is not None:
+        out = runtime_jacobian(expression, wrt_list, consider_constant, disconnected_inputs)
         return out[0] if single else out
     n = _static_size(expression, "jacobian")
     flat = expression.flatten()
@@ -249,6 +252,12 @@ def jacobian(expression: Any, wrt: Any, consider_constant: Sequence[Variable] | 
         results.append(reshape(j, tuple(expression.type.shape) + tuple(
             s if s is not None else w.shape[d] for d, s in enumerate(w.type.shape))))
     return results[0] if single else results
+
+
+#: Builds the Jacobian of an expression whose size is known only at run time,
+#: ``f(expression, wrt_list, consider_constant, disconnected_inputs) -> list``. It loops
+#: with ``scan``, which is built on this module, so :mod:`nnthe.core.scan` installs it.
+runtime_jacobian: Callable[..., list] | None = None
 
 
 def hessian(cost: Any, wrt: Any, consider_constant: Sequence[Variable] | None = None,

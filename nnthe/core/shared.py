@@ -11,6 +11,11 @@ from .types import DTYPE_ORIGIN, TensorType, fmt_shape
 from .variable import TensorVariable, as_tensor_variable, is_weak, retype_weak
 
 
+#: Lists that collect every shared variable created while they are open: ``scan`` opens
+#: one around the step function to find the random states drawn inside it.
+creation_observers: list[list] = []
+
+
 class SharedVariable(TensorVariable):
     """A Variable whose value persists between calls of compiled functions.
 
@@ -132,6 +137,8 @@ def shared(value: Any, name: str | None = None, borrow: bool = False,
     var = SharedVariable(ttype, arr, name=name)
     if origin is not None:
         var.tag[DTYPE_ORIGIN] = origin
+    for observer in creation_observers:
+        observer.append(var)
     return var
 
 

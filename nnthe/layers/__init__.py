@@ -27,8 +27,10 @@ from .merge import Add, Concatenate
 from .noise import Dropout
 from .normalization import BatchNorm, LayerNorm
 from .pooling import AvgPool2D, GlobalAvgPool2D, MaxPool2D
+from .recurrent import GRU, LSTM, Bidirectional, SimpleRNN
 from .reshape import Flatten, Reshape
 
 __all__ = ["Layer", "Model", "Sequential", "Dense", "Conv2D", "MaxPool2D", "AvgPool2D",
            "GlobalAvgPool2D", "Flatten", "Reshape", "Dropout", "BatchNorm", "LayerNorm",
-           "Embedding", "Activation", "Lambda", "Concatenate", "Add", "activations"]
+           "Embedding", "Activation", "Lambda", "Concatenate", "Add", "SimpleRNN", "LSTM", "GRU",
+           "Bidirectional", "activations"]

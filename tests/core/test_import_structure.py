@@ -19,6 +19,7 @@ LAYERS = [
     {"nnthe.core.gradient"},
     {"rewrite"},
     {"compile"},
+    {"scan", "nnthe.core.ifelse"},
     {"nnthe.core.testing", "nnthe.core"},
 ]
 

@@ -483,6 +483,9 @@ def _compile(inputs, outputs, updates, givens, mode, name, allow_input_downcast,
     explicit = {id(s) for s, _ in upd}
     frontier = out_list + [u for _, u in upd]
     seen: set[int] = set()
+    # Ops that compute new values of shared variables and hand them back to the user
+    # (scan's updates), to warn when those updates are not passed here.
+    returned: list = []
     while frontier:
         new = []
         for v in ancestors(frontier, blockers=inputs):
@@ -493,7 +496,16 @@ def _compile(inputs, outputs, updates, givens, mode, name, allow_input_downcast,
                     upd.append((v, du))
                     explicit.add(id(v))
                     new.append(du)
+            elif v.owner is not None and getattr(v.owner.op, "returned_updates", None):
+                returned.append(v.owner.op)
         frontier = new
+    for op in dict.fromkeys(returned):
+        missing = [s for s in op.returned_updates if id(s) not in explicit]
+        if missing:
+            warnings.warn(f"function: {op} computes new values of {missing} (the updates it "
+                          f"returned, at {format_site(op.site)}), but they are not in updates=, "
+                          "so these shared variables will not change; pass the updates "
+                          "returned by scan", stacklevel=3)
 
     # Clone so that rewrites never touch the user's graph.
     targets = out_list + [u for _, u in upd]
