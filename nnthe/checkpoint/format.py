@@ -1,21 +1,36 @@
 """The checkpoint file format: its layout, errors, and the state a checkpoint holds.
 
-A checkpoint is a plain HDF5 file::
+A checkpoint is a plain HDF5 file (format 2: HDF5 1.10 file-format objects, whose
+metadata HDF5 itself checksums)::
 
-    /                          attributes: nnthe_format, format_version, nnthe_version,
-                               created (ISO 8601, UTC), meta (JSON), model_config (JSON)
+    /                          attributes (fixed-length ASCII strings): nnthe_format,
+                               format_version, nnthe_version, created (ISO 8601, UTC),
+                               sha256 (of the manifest, see below)
+    /meta                      the user's metadata: JSON as UTF-8 bytes (a uint8 array)
+    /model_config              the model's config(), the same way (if it has one)
     /params/<name>             one dataset per parameter; "0/W" is /params/0/W
     /random_states/<name>      the model's own random states (Dropout, ...)
     /optimizer/state/<name>    optimizer slots ("0/W/m", "step", ...)
     /optimizer/hyperparams/<name>
     /rng/<name>                the state of a random stream passed as ``rng=``
 
+Every dataset has a ``sha256`` attribute (hex, of its bytes in C order as stored), and
+every non-empty array is chunked with HDF5's fletcher32 filter, so any HDF5 tool detects
+damaged data too. The root ``sha256`` is the hash of the manifest: the file's header
+attributes and, for every dataset, its path, dtype, shape and hash (see :func:`manifest`);
+so no byte that is read can change unnoticed: not a value, not a name, not a shape, not
+the metadata. Nothing is stored in HDF5's global heap (no variable-length strings): a
+damaged global heap can make HDF5 loop forever.
+
 The format is versioned ``MAJOR.MINOR``: a reader understands every file of its major
 version (a newer minor version only adds things an older reader may ignore) and refuses a
-newer major version.
+newer major version. Format 1 files (nnthe before checksums: variable-length string
+attributes, no hashes) are still read, after their global heaps are checked; nothing in
+them is verified beyond what HDF5 checks.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 from collections import OrderedDict
 from typing import Any, Mapping
@@ -25,7 +40,9 @@ import numpy as np
 from ..core.shared import SharedVariable
 
 FORMAT_NAME = "nnthe-checkpoint"
-FORMAT_VERSION = (1, 0)
+FORMAT_VERSION = (2, 0)
+#: The major versions this reader understands.
+READABLE_MAJORS = (1, 2)
 
 #: The sections of a checkpoint, in the order they are written; each is an HDF5 group.
 SECTIONS = ("params", "random_states", "optimizer/state", "optimizer/hyperparams", "rng")
@@ -199,15 +216,38 @@ def encode_meta(meta: Any) -> str:
     return encode_json(dict(meta), "meta")
 
 
+def sha256_hex(buffer: Any) -> str:
+    """The SHA-256 (hex) of a bytes-like object or of an array's bytes in C order."""
+    if isinstance(buffer, np.ndarray):
+        buffer = (buffer if buffer.flags.c_contiguous else buffer.copy(order="C")).data
+    return hashlib.sha256(buffer).hexdigest()
+
+
+def manifest(header: Mapping[str, str], entries: Mapping[str, tuple[str, tuple, str]]) -> str:
+    """The SHA-256 (hex) of a file's header and of every dataset's (dtype, shape, hash).
+
+    ``header``: the root attributes (``nnthe_format``, ``format_version``,
+    ``nnthe_version``, ``created``); ``entries``: dataset path (no leading "/") ->
+    (dtype string as NumPy writes it, e.g. ``'<f4'``, shape, sha256 hex).
+    """
+    doc = {"header": {k: header[k] for k in sorted(header)},
+           "datasets": [[key, dt, [int(n) for n in shape], digest]
+                        for key, (dt, shape, digest) in sorted(entries.items())]}
+    return sha256_hex(json.dumps(doc, sort_keys=True, separators=(",", ":")).encode("utf-8"))
+
+
 def decode_json(text: Any, what: str, path: str) -> Any:
     if isinstance(text, bytes):
-        text = text.decode("utf-8", errors="strict")
+        try:
+            text = text.decode("utf-8", errors="strict")
+        except UnicodeDecodeError as exc:
+            raise CheckpointError(f"{path}: {what!r} is not UTF-8 text: {exc}") from None
     if not isinstance(text, str):
-        raise CheckpointError(f"{path}: the attribute {what!r} should be a JSON string, got {type(text).__name__}")
+        raise CheckpointError(f"{path}: {what!r} should be a JSON string, got {type(text).__name__}")
     try:
         return json.loads(text)
     except ValueError as exc:
-        raise CheckpointError(f"{path}: the attribute {what!r} is not valid JSON: {exc}") from None
+        raise CheckpointError(f"{path}: {what!r} is not valid JSON: {exc}") from None
 
 
 def parse_version(text: Any, path: str) -> tuple[int, int]:

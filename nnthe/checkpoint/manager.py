@@ -1,16 +1,16 @@
 """A folder of checkpoints named by step: keep the last N and the best, resume from the latest."""
 from __future__ import annotations
 
-import contextlib
 import math
 import numbers
 import os
 import re
+import warnings
 from typing import Any, Mapping
 
 from .atomic import remove_stale_temp_files
 from .format import CheckpointError
-from .load import Metadata, load_checkpoint
+from .load import CheckpointWarning, Metadata, load_checkpoint
 from .matching import reject_unknown
 from .save import save_checkpoint
 
@@ -25,6 +25,11 @@ class CheckpointManager:
     ``keep_best`` is stored in each file's metadata, so a new manager on the same folder
     (a resumed run) knows which one is best. One process should write to a folder at a
     time.
+
+    A file that cannot be read (damaged, truncated, not a checkpoint) never makes a save
+    fail: it is skipped when the best checkpoint is looked for, reported once with a
+    :class:`CheckpointWarning`, and listed in :attr:`unreadable`. Pruning goes by step
+    only, so it keeps or removes such a file as it would any other.
 
     Parameters
     ----------
@@ -75,6 +80,8 @@ class CheckpointManager:
         self.compression = compression
         self._pattern = re.compile(rf"^{re.escape(prefix)}-(\d+)\.h5$")
         self._metrics: dict[str, tuple[tuple[int, int], float | None]] = {}
+        #: path -> why it could not be read, for the files skipped so far.
+        self.unreadable: dict[str, str] = {}
         os.makedirs(self.directory, exist_ok=True)
         # Saves killed half-way leave temporary files; only dead processes' are removed.
         remove_stale_temp_files(self.directory, prefix + "-")
@@ -121,8 +128,15 @@ class CheckpointManager:
             return cached[1]
         try:
             value = load_checkpoint(path).get(self.keep_best)
-        except (CheckpointError, OSError):
+        except FileNotFoundError:
+            return None  # pruned or moved meanwhile
+        except (CheckpointError, OSError) as exc:
             value = None
+            self.unreadable[path] = str(exc)
+            warnings.warn(f"CheckpointManager: skipping {path}, which cannot be read: {exc}",
+                          CheckpointWarning, stacklevel=3)
+        else:
+            self.unreadable.pop(path, None)
         value = float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
         self._metrics[path] = (stamp, value)
         return value
@@ -171,9 +185,15 @@ class CheckpointManager:
                 kept.add(best)
         for _, path in cps:
             if path not in kept:
-                with contextlib.suppress(FileNotFoundError):
+                try:
                     os.unlink(path)
+                except FileNotFoundError:
+                    pass
+                except OSError as exc:  # the save itself succeeded: say so, do not fail it
+                    warnings.warn(f"CheckpointManager: cannot remove {path}: {exc}",
+                                  CheckpointWarning, stacklevel=3)
                 self._metrics.pop(path, None)
+                self.unreadable.pop(path, None)
 
     def restore(self, model: Any = None, optimizer: Any = None, params: Any = None,
                 rng: Any = None, strict: bool = True, which: str = "latest",

@@ -2,18 +2,25 @@
 from __future__ import annotations
 
 import datetime
+import errno
 import os
+import shutil
 from typing import Any, Mapping
 
 import h5py
 import numpy as np
 
-from .atomic import atomic_path
+from .atomic import atomic_path, deferred_sigint, resolve_target
 from .format import (FORMAT_NAME, SECTIONS, collect_sections, encode_json, encode_meta,
-                     format_version_string)
+                     format_version_string, manifest, sha256_hex)
 from .matching import reject_unknown
 
 _COMPRESSIONS = ("gzip", "lzf")
+# HDF5 1.10 objects: superblock v3 and v2 object headers carry checksums, so HDF5
+# itself refuses damaged metadata; HDF5 1.10 (2017) and later read these files.
+_LIBVER = ("v110", "v110")
+# A chunk may hold at most 4 GiB; below this a dataset is one chunk (read in one go).
+_ONE_CHUNK_BYTES = 1 << 30
 
 
 def _check_compression(compression: Any) -> tuple[str | None, int | None]:
@@ -93,37 +100,108 @@ def save_checkpoint(path: str | os.PathLike, model: Any = None, optimizer: Any =
     if model is not None and callable(getattr(model, "config", None)):
         config_json = encode_json(model.config(), "model.config()")
     path = os.path.abspath(os.fspath(path))
-    from .. import __version__
-
-    with atomic_path(path) as tmp:
-        # track_order keeps the model's order, so h5ls lists layers as the model has them.
-        with h5py.File(tmp, "w", track_order=True) as f:
-            f.attrs["nnthe_format"] = FORMAT_NAME
-            f.attrs["format_version"] = format_version_string()
-            f.attrs["nnthe_version"] = __version__
-            f.attrs["created"] = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
-            f.attrs["meta"] = meta_json
-            if config_json is not None:
-                f.attrs["model_config"] = config_json
-            for section in SECTIONS:
-                if section not in sections:
-                    continue
-                group = f.create_group(section, track_order=True)
-                for name, var in sections[section].items():
-                    _write(group, name, var.get_value(borrow=True), comp, level)
-            f.flush()
+    header_bytes = {"meta": meta_json.encode("ascii")}  # json.dumps escapes non-ASCII
+    if config_json is not None:
+        header_bytes["model_config"] = config_json.encode("ascii")
+    # A Ctrl-C is acted on between datasets (outside h5py), never lost: see deferred_sigint.
+    with deferred_sigint() as interrupt:
+        _save(path, sections, header_bytes, comp, level, interrupt)
     return path
 
 
-def _write(group: h5py.Group, name: str, value: np.ndarray, comp: str | None,
-           level: int | None) -> None:
+def _save(path: str, sections: dict, header_bytes: dict[str, bytes], comp: str | None,
+          level: int | None, interrupt: deferred_sigint) -> None:
+    from .. import __version__
+
+    target = resolve_target(path)
+    with atomic_path(target) as tmp:
+        try:
+            _write_file(tmp, sections, header_bytes, comp, level, interrupt, __version__)
+        except (OSError, RuntimeError) as exc:
+            raise _explain_write_error(exc, path, tmp) from None
+        interrupt.check()
+
+
+def _write_file(tmp: str, sections: dict, header_bytes: dict[str, bytes], comp: str | None,
+                level: int | None, interrupt: deferred_sigint, version: str) -> None:
+    entries: dict[str, tuple[str, tuple, str]] = {}
+    header = {"nnthe_format": FORMAT_NAME, "format_version": format_version_string(),
+              "nnthe_version": str(version),
+              "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")}
+    # track_order keeps the model's order, so h5ls lists layers as the model has them.
+    with h5py.File(tmp, "w", track_order=True, libver=_LIBVER) as f:
+        for key, data in header_bytes.items():
+            entries[key] = _write(f, key, np.frombuffer(data, dtype=np.uint8), None, None)
+        for section in SECTIONS:
+            if section not in sections:
+                continue
+            group = f.create_group(section, track_order=True)
+            for name, var in sections[section].items():
+                interrupt.check()
+                entries[f"{section}/{name}"] = _write(group, name, var.get_value(borrow=True),
+                                                      comp, level)
+        for key, text in header.items():
+            f.attrs[key] = _ascii(text)
+        f.attrs["sha256"] = np.bytes_(manifest(header, entries))
+        f.flush()
+
+
+def _ascii(text: str) -> np.bytes_:
+    # A fixed-length string lives in the attribute itself; a Python str would become a
+    # variable-length string in HDF5's global heap.
+    return np.bytes_(text.encode("ascii", errors="backslashreplace"))
+
+
+def _explain_write_error(exc: BaseException, path: str, tmp: str) -> OSError:
+    # HDF5 reports a failed write as e.g. "RuntimeError: Set slist enabled failed";
+    # find out what actually happened.
+    text = f"{type(exc).__name__}: {exc}"
+    try:
+        written = os.path.getsize(tmp)
+    except OSError:
+        written = None
+    try:
+        import resource
+        limit = resource.getrlimit(resource.RLIMIT_FSIZE)[0]
+        if limit != resource.RLIM_INFINITY and written is not None and written >= limit * 0.9:
+            return OSError(errno.EFBIG, f"cannot write {path}: the file reached the file-size "
+                           f"limit of this process ({limit} bytes, 'ulimit -f'); raise the limit "
+                           f"or save less ({text})")
+    except (ImportError, ValueError, OSError):
+        pass
+    try:
+        free = shutil.disk_usage(os.path.dirname(tmp)).free
+        if free < (1 << 20):
+            return OSError(errno.ENOSPC, f"cannot write {path}: the disk is full ({free} bytes "
+                           f"free in {os.path.dirname(tmp)}); the previous checkpoint is intact "
+                           f"({text})")
+    except OSError:
+        pass
+    if isinstance(exc, OSError) and exc.errno is not None:
+        return OSError(exc.errno, f"cannot write {path}: {os.strerror(exc.errno)} ({text})")
+    return OSError(f"cannot write {path}: HDF5 failed to write the file ({text}); the previous "
+                   "checkpoint is intact")
+
+
+def _write(group: h5py.Group, name: str, value: Any, comp: str | None,
+           level: int | None) -> tuple[str, tuple, str]:
     *parents, leaf = name.split("/")
     for part in parents:
         # Explicit, so nested groups keep the model's order too.
         group = group[part] if part in group else group.create_group(part, track_order=True)
     value = np.asarray(value)
-    if comp is None or value.ndim == 0 or value.size == 0:
-        group.create_dataset(leaf, data=value)
-    else:
-        group.create_dataset(leaf, data=value, compression=comp, compression_opts=level,
-                             shuffle=value.dtype.itemsize > 1)
+    if not value.flags.c_contiguous:  # (np.ascontiguousarray would make a 0-d array 1-d)
+        value = value.copy(order="C")
+    if value.dtype.byteorder not in "=|":
+        value = value.astype(value.dtype.newbyteorder("="))
+    kw: dict[str, Any] = {}
+    if value.ndim > 0 and value.size > 0:
+        # fletcher32 lets any HDF5 tool detect damaged data; it needs chunked storage.
+        kw["fletcher32"] = True
+        kw["chunks"] = value.shape if value.nbytes <= _ONE_CHUNK_BYTES else True
+        if comp is not None:
+            kw.update(compression=comp, compression_opts=level, shuffle=value.dtype.itemsize > 1)
+    dset = group.create_dataset(leaf, data=value, **kw)
+    digest = sha256_hex(value)
+    dset.attrs["sha256"] = np.bytes_(digest)
+    return value.dtype.str, value.shape, digest

@@ -95,3 +95,54 @@ def assert_same(a, b):
     for k in a:
         assert a[k].dtype == b[k].dtype, k
         np.testing.assert_array_equal(a[k], b[k], err_msg=k)
+
+
+def resign(path):
+    """Recompute every checksum of a checkpoint, as a tool editing it on purpose would.
+
+    Tests that edit a file with h5py to build an unusual (but intact) checkpoint call this
+    so the edit is not refused as damage.
+    """
+    import h5py
+
+    from nnthe.checkpoint.format import manifest, sha256_hex
+
+    with h5py.File(path, "a") as f:
+        entries = {}
+
+        def visit(name, obj):
+            if isinstance(obj, h5py.Dataset) and obj.dtype.kind in "biufc" and obj.shape is not None:
+                digest = sha256_hex(np.asarray(obj[()]))
+                obj.attrs["sha256"] = np.bytes_(digest)
+                entries[name] = (obj.dtype.str, tuple(obj.shape), digest)
+
+        f.visititems(visit)
+        header = {}
+        for key in ("nnthe_format", "format_version", "nnthe_version", "created"):
+            value = f.attrs[key]
+            header[key] = value.decode() if isinstance(value, bytes) else str(value)
+        f.attrs["sha256"] = np.bytes_(manifest(header, entries))
+
+
+def set_meta_bytes(path, data):
+    """Replace a checkpoint's /meta with raw bytes and re-sign it."""
+    import h5py
+
+    with h5py.File(path, "a") as f:
+        del f["meta"]
+        f["meta"] = np.frombuffer(data, dtype=np.uint8)
+    resign(path)
+
+
+def child_env():
+    """The environment for a child Python that must import the nnthe under test.
+
+    The installed nnthe may be another checkout (an editable install of a different
+    worktree), so the folder holding this nnthe goes first on PYTHONPATH.
+    """
+    import os
+
+    root = os.path.dirname(os.path.dirname(os.path.abspath(nnthe.__file__)))
+    env = dict(os.environ)
+    env["PYTHONPATH"] = root + os.pathsep + env.get("PYTHONPATH", "")
+    return env

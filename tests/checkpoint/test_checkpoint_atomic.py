@@ -15,6 +15,7 @@ import pytest
 
 import nnthe
 from nnthe.checkpoint import load_checkpoint, save_checkpoint
+from ckpt_helpers import child_env
 
 N_PARAMS, SIZE = 4, 1 << 20   # 16 MB per checkpoint: a save takes tens of milliseconds
 
@@ -59,7 +60,7 @@ def _kill_rounds(tmp_path, rounds, seed):
     step = 0
     for _ in range(rounds):
         child = subprocess.Popen([sys.executable, str(script), str(path), str(N_PARAMS), str(SIZE),
-                                  str(step)], stdout=subprocess.PIPE, text=True)
+                                  str(step)], stdout=subprocess.PIPE, text=True, env=child_env())
         try:
             # Wait for one complete save, so the kill lands in the saving loop, not in imports.
             first = child.stdout.readline()

@@ -7,12 +7,14 @@ import sys
 
 import pytest
 
+from ckpt_helpers import child_env
+
 SCRIPT = os.path.join(os.path.dirname(__file__), "resume_script.py")
 
 
 def _run(kind, mode, path, n, m, seed):
     out = subprocess.run([sys.executable, SCRIPT, kind, mode, str(path), str(n), str(m), str(seed)],
-                         capture_output=True, text=True, timeout=120)
+                         capture_output=True, text=True, timeout=120, env=child_env())
     assert out.returncode == 0, out.stderr
     return out.stdout.split()
 

@@ -11,7 +11,7 @@ import pytest
 import nnthe
 from nnthe.checkpoint import (FORMAT_VERSION, CheckpointError, Metadata, load_checkpoint,
                               save_checkpoint)
-from ckpt_helpers import (StandInModel, StandInOptimizer, StandInStream, assert_same, scramble,
+from ckpt_helpers import (resign, StandInModel, StandInOptimizer, StandInStream, assert_same, scramble,
                           snapshot)
 
 
@@ -64,8 +64,12 @@ def test_file_is_plain_hdf5_with_parameters_by_name(tmp_path, objs):
         assert "optimizer/hyperparams/learning_rate" in names
         assert "random_states/dropout/rng/0" in names and f["random_states/dropout/rng/0"].dtype == np.uint64
         assert "rng/s0" in names
-        assert json.loads(f.attrs["meta"]) == {"epoch": 1}
-        assert f.attrs["format_version"] == "%d.%d" % FORMAT_VERSION
+        # JSON as UTF-8 bytes, and fixed-length attributes: nothing in HDF5's global heap.
+        assert json.loads(f["meta"][()].tobytes()) == {"epoch": 1}
+        assert f.attrs["format_version"] == b"%d.%d" % FORMAT_VERSION
+        assert all(f.attrs.get_id(k).dtype.kind == "S" for k in f.attrs)
+        # Data checked by HDF5 itself too (fletcher32), and by a hash stored beside it.
+        assert f["params/0/W"].fletcher32 and len(f["params/0/W"].attrs["sha256"]) == 64
         # The model's order is kept, so h5ls lists layers as the model has them.
         assert list(f["params"]) == ["0", "1", "bn"]
 
@@ -209,6 +213,7 @@ def test_reads_big_endian_data_written_by_another_tool(tmp_path):
     with h5py.File(path, "a") as f:
         del f["params/w"]
         f["params/w"] = np.arange(3, dtype=">f4")
+    resign(path)
     w = nnthe.shared(np.zeros(3, dtype="float32"), name="w")
     load_checkpoint(path, params=[w])
     assert w.get_value().dtype == np.dtype("float32")

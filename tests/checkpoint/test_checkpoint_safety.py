@@ -10,7 +10,8 @@ import pytest
 import nnthe
 from nnthe.checkpoint import (CheckpointError, CheckpointMismatchError, CheckpointWarning,
                               load_checkpoint, save_checkpoint)
-from ckpt_helpers import StandInModel, StandInOptimizer, snapshot, assert_same
+from ckpt_helpers import (StandInModel, StandInOptimizer, assert_same, resign, set_meta_bytes,
+                          snapshot)
 
 
 def _saved(tmp_path, **kw):
@@ -109,16 +110,23 @@ def test_newer_major_version_refused_newer_minor_accepted(tmp_path):
     w = nnthe.shared(np.ones(3, "float32"), name="w")
     save_checkpoint(tmp_path / "a.h5", params=[w])
     with h5py.File(tmp_path / "a.h5", "a") as f:
-        f.attrs["format_version"] = "1.7"
+        f.attrs["format_version"] = np.bytes_(b"2.7")
         f["future_section/thing"] = np.zeros(2)  # a newer minor version may add sections
-    load_checkpoint(tmp_path / "a.h5", params=[w])
+    resign(tmp_path / "a.h5")
+    assert load_checkpoint(tmp_path / "a.h5", params=[w]).format_version == "2.7"
     with h5py.File(tmp_path / "a.h5", "a") as f:
-        f.attrs["format_version"] = "2.0"
-    with pytest.raises(CheckpointError, match="format 2.0, newer than this nnthe reads"):
+        f.attrs["format_version"] = np.bytes_(b"3.0")
+    resign(tmp_path / "a.h5")
+    with pytest.raises(CheckpointError, match="format 3.0, newer than this nnthe reads"):
         load_checkpoint(tmp_path / "a.h5", params=[w])
     with h5py.File(tmp_path / "a.h5", "a") as f:
-        f.attrs["format_version"] = "one"
+        f.attrs["format_version"] = np.bytes_(b"one")
     with pytest.raises(CheckpointError, match="unreadable format_version"):
+        load_checkpoint(tmp_path / "a.h5", params=[w])
+    # A str attribute is a variable-length string (HDF5's global heap): never in format 2.
+    with h5py.File(tmp_path / "a.h5", "a") as f:
+        f.attrs["format_version"] = "2.0"
+    with pytest.raises(CheckpointError, match="variable-length string"):
         load_checkpoint(tmp_path / "a.h5", params=[w])
 
 
@@ -206,14 +214,14 @@ def test_committed_datatype_and_null_dataspace_refused(tmp_path):
         load_checkpoint(path2, model=model)
 
 
-def test_meta_attribute_must_be_a_json_object(tmp_path):
+def test_meta_must_be_a_json_object_in_utf8(tmp_path):
     path, model, _ = _saved(tmp_path)
-    _tamper(path, lambda f: f.attrs.__setitem__("meta", "[1, 2]"))
-    with pytest.raises(CheckpointError, match="JSON object"):
-        load_checkpoint(path, model=model)
-    _tamper(path, lambda f: f.attrs.__setitem__("meta", "{nope"))
-    with pytest.raises(CheckpointError, match="not valid JSON"):
-        load_checkpoint(path, model=model)
+    for data, msg in [(b"[1, 2]", "JSON object"), (b"{nope", "not valid JSON"),
+                      (b'{"a": "\xff\xfe"}', "'meta' is not UTF-8 text")]:
+        set_meta_bytes(path, data)
+        with pytest.raises(CheckpointError, match=msg) as info:
+            load_checkpoint(path, model=model)
+        assert str(path) in str(info.value)
 
 
 def test_corrupt_data_bytes_give_checkpoint_error(tmp_path):

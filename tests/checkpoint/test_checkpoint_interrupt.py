@@ -1,0 +1,128 @@
+"""Ctrl-C during saves: a save finishes or raises KeyboardInterrupt, never eats the signal."""
+from __future__ import annotations
+
+import os
+import random
+import selectors
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+import nnthe
+from nnthe.checkpoint import load_checkpoint, save_checkpoint
+from nnthe.checkpoint.atomic import deferred_sigint
+from ckpt_helpers import child_env
+
+CHILD = os.path.join(os.path.dirname(os.path.abspath(__file__)), "sigint_child.py")
+
+
+def _line(proc, timeout):
+    sel = selectors.DefaultSelector()
+    sel.register(proc.stdout, selectors.EVENT_READ)
+    try:
+        if not sel.select(timeout):
+            return None
+    finally:
+        sel.close()
+    return proc.stdout.readline().strip()
+
+
+def _interrupt_rounds(tmp_path, rounds, seed):
+    """Send SIGINT at random moments of a save loop; return (rounds, stopped, lost, stderr)."""
+    env = child_env()
+    path = tmp_path / "ck.h5"
+    proc = subprocess.Popen([sys.executable, CHILD, str(path), str(rounds)], stdin=subprocess.DEVNULL,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    rnd = random.Random(seed)
+    stopped = lost = 0
+    try:
+        for i in range(rounds):
+            line = _line(proc, 60)
+            if line != "saving":  # the child died of an interrupt it should have caught
+                proc.kill()
+                _, err = proc.communicate()
+                raise AssertionError(f"round {i}: expected 'saving', got {line!r} "
+                                     f"({stopped} stopped, {lost} lost so far); stderr: {err[-1500:]}")
+            # Land anywhere in a save (one takes ~2 ms); sleeping in Python would align
+            # the signal with the child's start of a save less evenly than this busy wait.
+            deadline = rnd.uniform(0.0, 0.05)
+            t0 = time.perf_counter()
+            while time.perf_counter() - t0 < deadline:
+                pass
+            proc.send_signal(signal.SIGINT)
+            answer = _line(proc, 2.0)
+            while answer is None:      # lost: the loop carries on saving
+                lost += 1
+                proc.send_signal(signal.SIGINT)
+                answer = _line(proc, 2.0)
+                if lost > rounds:
+                    break
+            if answer == "interrupted":
+                stopped += 1
+        assert _line(proc, 30) == "done"
+        _, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    return stopped, lost, err, path
+
+
+@pytest.mark.skipif(os.name != "posix", reason="sends SIGINT to a child process")
+def test_ctrl_c_during_a_save_loop_is_never_lost(tmp_path):
+    stopped, lost, err, path = _interrupt_rounds(tmp_path, rounds=80, seed=0)
+    assert "Exception ignored" not in err, err[-2000:]
+    assert (stopped, lost) == (80, 0), err[-2000:]
+    # And the file is a complete checkpoint of some step.
+    params = [nnthe.shared(np.zeros(16, dtype="float32"), name=f"layer{i}/W") for i in range(8)]
+    assert load_checkpoint(path, params=params)["step"] > 0
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(os.name != "posix", reason="sends SIGINT to a child process")
+def test_ctrl_c_during_a_save_loop_many_rounds(tmp_path):
+    stopped, lost, err, _ = _interrupt_rounds(tmp_path, rounds=400, seed=1)
+    assert "Exception ignored" not in err and (stopped, lost) == (400, 0), err[-2000:]
+
+
+def test_interrupt_between_datasets_raises_and_keeps_the_old_file(tmp_path, monkeypatch):
+    from nnthe.checkpoint import save as save_module
+
+    path = tmp_path / "ck.h5"
+    ps = [nnthe.shared(np.full(3, 1, dtype="float32"), name=f"p{i}") for i in range(3)]
+    save_checkpoint(path, params=ps, meta={"step": 1})
+    real = save_module._write
+    calls = []
+
+    def writing(*args):
+        calls.append(1)
+        if len(calls) == 2:
+            os.kill(os.getpid(), signal.SIGINT)  # a Ctrl-C in the middle of the save
+        return real(*args)
+
+    monkeypatch.setattr(save_module, "_write", writing)
+    with pytest.raises(KeyboardInterrupt):
+        save_checkpoint(path, params=ps, meta={"step": 2})
+    assert sorted(os.listdir(tmp_path)) == ["ck.h5"]
+    assert load_checkpoint(path, params=ps)["step"] == 1
+    # The handler is Python's again: a Ctrl-C now is an ordinary KeyboardInterrupt.
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def test_deferred_sigint_outside_the_main_thread_does_nothing():
+    import threading
+
+    seen = []
+
+    def run():
+        with deferred_sigint() as d:
+            seen.append(d._active)
+
+    t = threading.Thread(target=run)
+    t.start()
+    t.join()
+    assert seen == [False]
