@@ -47,7 +47,16 @@ def save_checkpoint(path: str | os.PathLike, model: Any = None, optimizer: Any =
 
     The file is written to a temporary file next to ``path``, synced to disk and
     renamed over ``path``: if the process dies at any moment, ``path`` holds either the
-    previous checkpoint or the new one, never a mix.
+    previous checkpoint or the new one, never a mix. Temporary files of ``path`` left by
+    killed saves are removed. If ``path`` is a symbolic link, the file it points to is
+    replaced and the link is kept. A Ctrl-C during the save is never lost: the save
+    stops between two datasets (the previous checkpoint stays) and KeyboardInterrupt is
+    raised, or, if it came while the file was being renamed into place, the save
+    finishes and then KeyboardInterrupt is raised.
+
+    Every dataset is stored with its SHA-256 and (when not empty or scalar) HDF5's
+    fletcher32 filter; the metadata is JSON in a byte dataset; nothing is stored as a
+    variable-length string (see :mod:`nnthe.checkpoint.format`).
 
     Parameters
     ----------
@@ -73,13 +82,22 @@ def save_checkpoint(path: str | os.PathLike, model: Any = None, optimizer: Any =
     Returns
     -------
     str
-        The absolute path written.
+        The absolute path given (a link stays a link: its target was written).
 
     Raises
     ------
     TypeError
         If ``meta`` (or ``model.config()``) is not JSON-serializable, or an object lacks
         the methods above. Nothing is written then.
+    FileNotFoundError
+        If the folder does not exist.
+    PermissionError
+        If the folder does not let this user create files (the message says so).
+    OSError
+        If writing fails; the message says why when it can tell (disk full, the
+        process's file-size limit, a read-only file system). The previous file is intact.
+    KeyboardInterrupt
+        On Ctrl-C, as above.
 
     Examples
     --------

@@ -2,12 +2,16 @@
 from __future__ import annotations
 
 import os
+import queue
 import random
-import selectors
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
+import threading
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -20,61 +24,83 @@ from ckpt_helpers import child_env
 CHILD = os.path.join(os.path.dirname(os.path.abspath(__file__)), "sigint_child.py")
 
 
-def _line(proc, timeout):
-    sel = selectors.DefaultSelector()
-    sel.register(proc.stdout, selectors.EVENT_READ)
-    try:
-        if not sel.select(timeout):
+class _Lines:
+    """The child's stdout lines, read by a thread: select() on a buffered pipe would miss
+    lines that arrived together (already in the buffer)."""
+
+    def __init__(self, stream):
+        self.queue = queue.Queue()
+        threading.Thread(target=self._read, args=(stream,), daemon=True).start()
+
+    def _read(self, stream):
+        for line in stream:
+            self.queue.put(line.strip())
+        self.queue.put("")  # end of file
+
+    def next(self, timeout):
+        try:
+            return self.queue.get(timeout=timeout)
+        except queue.Empty:
             return None
-    finally:
-        sel.close()
-    return proc.stdout.readline().strip()
 
 
-def _interrupt_rounds(tmp_path, rounds, seed):
+@pytest.fixture
+def request_cleanup():
+    folders = []
+    yield folders
+    for f in folders:
+        shutil.rmtree(f, ignore_errors=True)
+
+
+def _interrupt_rounds(tmp_path, rounds, seed, request_cleanup):
     """Send SIGINT at random moments of a save loop; return (rounds, stopped, lost, stderr)."""
     env = child_env()
-    path = tmp_path / "ck.h5"
+    # Each save fsyncs; on a busy shared disk one fsync can take seconds, which is not
+    # what is tested here: use memory (tmpfs) when there is one.
+    if os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK):
+        folder = tempfile.mkdtemp(prefix="nnthe-sigint-", dir="/dev/shm")
+        request_cleanup.append(folder)
+        path = Path(folder) / "ck.h5"
+    else:
+        path = tmp_path / "ck.h5"
     proc = subprocess.Popen([sys.executable, CHILD, str(path), str(rounds)], stdin=subprocess.DEVNULL,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     rnd = random.Random(seed)
+    lines = _Lines(proc.stdout)
     stopped = lost = 0
     try:
         for i in range(rounds):
-            line = _line(proc, 60)
+            line = lines.next(60)
             if line != "saving":  # the child died of an interrupt it should have caught
                 proc.kill()
-                _, err = proc.communicate()
+                err = proc.stderr.read()
                 raise AssertionError(f"round {i}: expected 'saving', got {line!r} "
                                      f"({stopped} stopped, {lost} lost so far); stderr: {err[-1500:]}")
-            # Land anywhere in a save (one takes ~2 ms); sleeping in Python would align
-            # the signal with the child's start of a save less evenly than this busy wait.
-            deadline = rnd.uniform(0.0, 0.05)
-            t0 = time.perf_counter()
-            while time.perf_counter() - t0 < deadline:
-                pass
+            time.sleep(rnd.uniform(0.0, 0.03))   # anywhere in a save (one takes ~2-5 ms)
             proc.send_signal(signal.SIGINT)
-            answer = _line(proc, 2.0)
+            answer = lines.next(5.0)
             while answer is None:      # lost: the loop carries on saving
                 lost += 1
                 proc.send_signal(signal.SIGINT)
-                answer = _line(proc, 2.0)
+                answer = lines.next(5.0)
                 if lost > rounds:
                     break
             if answer == "interrupted":
                 stopped += 1
-        assert _line(proc, 30) == "done"
-        _, err = proc.communicate(timeout=30)
+        assert lines.next(30) == "done"
+        err = proc.stderr.read()
+        proc.wait(timeout=30)
     finally:
         if proc.poll() is None:
             proc.kill()
-            proc.communicate()
+            proc.wait()
+        proc.stderr.close()
     return stopped, lost, err, path
 
 
 @pytest.mark.skipif(os.name != "posix", reason="sends SIGINT to a child process")
-def test_ctrl_c_during_a_save_loop_is_never_lost(tmp_path):
-    stopped, lost, err, path = _interrupt_rounds(tmp_path, rounds=80, seed=0)
+def test_ctrl_c_during_a_save_loop_is_never_lost(tmp_path, request_cleanup):
+    stopped, lost, err, path = _interrupt_rounds(tmp_path, rounds=80, seed=0, request_cleanup=request_cleanup)
     assert "Exception ignored" not in err, err[-2000:]
     assert (stopped, lost) == (80, 0), err[-2000:]
     # And the file is a complete checkpoint of some step.
@@ -84,8 +110,8 @@ def test_ctrl_c_during_a_save_loop_is_never_lost(tmp_path):
 
 @pytest.mark.slow
 @pytest.mark.skipif(os.name != "posix", reason="sends SIGINT to a child process")
-def test_ctrl_c_during_a_save_loop_many_rounds(tmp_path):
-    stopped, lost, err, _ = _interrupt_rounds(tmp_path, rounds=400, seed=1)
+def test_ctrl_c_during_a_save_loop_many_rounds(tmp_path, request_cleanup):
+    stopped, lost, err, _ = _interrupt_rounds(tmp_path, rounds=400, seed=1, request_cleanup=request_cleanup)
     assert "Exception ignored" not in err and (stopped, lost) == (400, 0), err[-2000:]
 
 
