@@ -53,12 +53,12 @@ def check_regular_hdf5(path: str) -> int:
     except OSError as exc:
         raise CheckpointError(f"{path} cannot be read: {exc.strerror or exc}") from None
     if st.st_size == 0:
-        raise CheckpointError(f"{path} is empty (0 bytes): not a checkpoint (a save killed "
-                              "before it wrote anything, or a file truncated to nothing?)")
+        raise CheckpointError(f"{path} is empty (0 bytes): not a readable checkpoint (truncated, "
+                              "corrupt or another format; a save killed before it wrote anything?)")
     if head != HDF5_SIGNATURE:
         raise CheckpointError(
-            f"{path} is not a readable HDF5 file: it does not start with the 8-byte HDF5 "
-            f"signature (it starts with {head!r}); truncated, corrupt or another format")
+            f"{path} is not a readable HDF5 file (truncated, corrupt or another format): it does "
+            f"not start with the 8-byte HDF5 signature (it starts with {head!r})")
     return st.st_size
 
 

@@ -111,8 +111,9 @@ def test_no_hdf5_signature_is_refused_before_h5py_sees_the_file(tmp_path, monkey
         raise AssertionError("h5py.File was called on a file that is not HDF5")
 
     monkeypatch.setattr(load_module.h5py, "File", never)
-    with pytest.raises(CheckpointError, match=r"x\.h5 is (empty|not a readable HDF5 file: it does "
-                                              r"not start with the 8-byte HDF5 signature)"):
+    with pytest.raises(CheckpointError, match=r"x\.h5 is (empty \(0 bytes\)|not a readable HDF5 "
+                                              r"file \(truncated, corrupt or another format\): it "
+                                              r"does not start with the 8-byte HDF5 signature)"):
         load_checkpoint(path)
 
 
