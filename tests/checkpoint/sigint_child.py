@@ -7,6 +7,7 @@ the test sees no "interrupted".
 """
 from __future__ import annotations
 
+import signal
 import sys
 
 import numpy as np
@@ -14,6 +15,8 @@ import numpy as np
 import nnthe
 from nnthe.checkpoint import save_checkpoint
 
+# A child of a background job starts with SIGINT ignored; Ctrl-C is what is tested here.
+signal.signal(signal.SIGINT, signal.default_int_handler)
 path, rounds = sys.argv[1], int(sys.argv[2])
 params = [nnthe.shared(np.zeros(16, dtype="float32"), name=f"layer{i}/W") for i in range(8)]
 step = 0

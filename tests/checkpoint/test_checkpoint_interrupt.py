@@ -115,7 +115,17 @@ def test_ctrl_c_during_a_save_loop_many_rounds(tmp_path, request_cleanup):
     assert "Exception ignored" not in err and (stopped, lost) == (400, 0), err[-2000:]
 
 
-def test_interrupt_between_datasets_raises_and_keeps_the_old_file(tmp_path, monkeypatch):
+@pytest.fixture
+def python_sigint():
+    # Python's own Ctrl-C handler, even where the test run started with SIGINT ignored
+    # (a background job).
+    old = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, old)
+
+
+def test_interrupt_between_datasets_raises_and_keeps_the_old_file(tmp_path, monkeypatch,
+                                                                   python_sigint):
     from nnthe.checkpoint import save as save_module
 
     path = tmp_path / "ck.h5"
