@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import os
 import random
+import re
 import shutil
+import subprocess
+import sys
 
 import h5py
 import numpy as np
@@ -19,7 +22,8 @@ from nnthe.checkpoint import CheckpointError, CheckpointManager, CheckpointWarni
 from nnthe.checkpoint import load as load_module
 from nnthe.checkpoint import save_checkpoint
 from nnthe.checkpoint.load import verify_checkpoint
-from ckpt_helpers import StandInModel, StandInOptimizer, assert_same, scramble, snapshot
+from ckpt_helpers import (StandInModel, StandInOptimizer, assert_same, child_env, scramble,
+                          snapshot)
 from fuzz_helpers import run_cases
 
 SIZES = (4, 3, 2)
@@ -143,8 +147,15 @@ def test_format1_with_a_damaged_global_heap_is_refused_at_once(tmp_path):
     data[start + 24] = 0xFF
     bad = tmp_path / "bad.h5"
     bad.write_bytes(bytes(data))
-    with pytest.raises(CheckpointError, match=r"bad\.h5: the global heap at byte \d+"):
-        load_checkpoint(bad)
+    # In a child, under a timeout: a regression would hang HDF5 (Ctrl-C ignored).
+    code = ("import sys\nfrom nnthe.checkpoint import CheckpointError, load_checkpoint\n"
+            "try:\n    load_checkpoint(sys.argv[1])\nexcept CheckpointError as exc:\n    print(exc)")
+    try:
+        out = subprocess.run([sys.executable, "-c", code, str(bad)], capture_output=True,
+                             text=True, timeout=60, env=child_env())
+    except subprocess.TimeoutExpired:
+        pytest.fail("loading a format 1 file with a damaged global heap hangs")
+    assert re.search(r"bad\.h5: the global heap at byte \d+", out.stdout), (out.stdout, out.stderr)
 
 
 # -- 2. every bit that matters is checked --------------------------------------------------
