@@ -27,7 +27,7 @@ from ckpt_helpers import (StandInModel, StandInOptimizer, assert_same, child_env
 from fuzz_helpers import run_cases
 
 SIZES = (4, 3, 2)
-FORMAT1 = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data", "format1.h5")
+FORMAT1 = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fixtures", "format1.h5")
 # format1.h5 was written by nnthe's format 1 writer (main before checksums) with
 #   m = StandInModel(); o = StandInOptimizer(m)
 #   save_checkpoint(path, model=m, optimizer=o, meta={"step": 5, "val_loss": 0.25})

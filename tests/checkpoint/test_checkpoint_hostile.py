@@ -20,7 +20,7 @@ from nnthe.checkpoint import preflight as preflight_module
 from nnthe.checkpoint.atomic import NAME_MAX, temp_stem
 from ckpt_helpers import child_env
 
-FORMAT1 = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data", "format1.h5")
+FORMAT1 = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fixtures", "format1.h5")
 
 
 def _w(n=3, value=0.0, shape=None):
