@@ -396,3 +396,22 @@ class LambdaCallback(Callback):
             if not callable(fn):
                 raise TypeError(f"LambdaCallback: {name} must be callable, got {type(fn).__name__}")
             setattr(self, name, fn)
+
+
+def __getattr__(name: str) -> Any:
+    # The callbacks that live in modules of their own, under Keras's path too
+    # (callbacks.TensorBoard, callbacks.ModelCheckpoint, ...). Imported on use because
+    # those modules subclass Callback from this one.
+    if name == "TensorBoard":
+        from .tensorboard import TensorBoard
+
+        return TensorBoard
+    if name in ("ModelCheckpoint", "Resume", "ResumeError"):
+        from . import checkpointing
+
+        return getattr(checkpointing, name)
+    if name == "HistoryLogger":
+        from .history import HistoryLogger
+
+        return HistoryLogger
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

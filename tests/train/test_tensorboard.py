@@ -86,3 +86,12 @@ def test_errors(tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "tensorboardX", None)
     with pytest.raises(ImportError, match=r"nnthe\[tensorboard\]"):
         TensorBoard(tmp_path)
+
+
+def test_keras_path_names_the_same_callback():
+    from nnthe.train import callbacks
+    from nnthe.train.tensorboard import TensorBoard
+
+    assert callbacks.TensorBoard is TensorBoard
+    with pytest.raises(AttributeError, match="no attribute 'TensorBord'"):
+        callbacks.TensorBord
