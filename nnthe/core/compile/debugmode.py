@@ -4,6 +4,10 @@
 rank, static shape) and against ``infer_shape`` where the op has one (evaluated on the
 actual input shapes), and compares the
 rewritten function's results with those of the unrewritten graph on the same inputs.
+Where the linker chose a compiled kernel (:mod:`nnthe.core.kernels`), DebugMode also
+runs the op's NumPy ``perform`` on copies of the same inputs and compares: bit for bit
+when the kernel says it is exact (+ - * / sqrt, comparisons, max/min without fastmath),
+to ``rtol``/``atol`` otherwise (transcendental functions, sums in another order).
 ``NanGuardMode`` stops at the first op that produces a NaN or an infinity and names it,
 with the line where it was created.
 """
@@ -80,6 +84,45 @@ def _check_infer_shape(node: Apply, args: tuple, values: tuple) -> None:
                 f"op returned shape {np.shape(v)}")
 
 
+def _compare_kernel(node: Apply, expected: tuple, got: tuple, exact: bool, rtol: float,
+                    atol: float) -> None:
+    """Raise DebugModeError if a kernel's outputs differ from the op's ``perform``."""
+    for o, e, g in zip(node.outputs, expected, got):
+        e, g = np.asarray(e), np.asarray(g)
+        if e.shape != g.shape or e.dtype != g.dtype:
+            raise DebugModeError(f"{_describe(node)}: its kernel returned {g.dtype}{g.shape} for "
+                                 f"{o!r} but perform returns {e.dtype}{e.shape}")
+        if exact:
+            # Bitwise, NaN payloads aside: NaN where NumPy has NaN, and equal elsewhere.
+            same = (e == g) | (np.isnan(e) & np.isnan(g)) if e.dtype.kind in "fc" else (e == g)
+            ok = bool(np.all(same)) and (e.dtype.kind not in "fc" or
+                                          np.array_equal(np.signbit(e), np.signbit(g)))
+        else:
+            ok = bool(np.allclose(e, g, rtol=rtol, atol=atol, equal_nan=True))
+        if not ok:
+            diff = np.abs(e.astype("float64") - g.astype("float64"))
+            raise DebugModeError(
+                f"{_describe(node)}: its compiled kernel differs from perform for {o!r} "
+                f"({'bitwise' if exact else f'rtol={rtol}, atol={atol}'}; max abs difference "
+                f"{np.nanmax(diff) if diff.size else 0})")
+
+
+def _kernel_checked(node: Apply, thunk: Callable, rtol: float, atol: float) -> Callable:
+    """``thunk`` (a kernel) checked against ``node.op.perform`` on copies of its inputs
+    (the kernel may overwrite them)."""
+    several = len(node.outputs) > 1
+    exact = bool(getattr(thunk, "nnthe_exact", False))
+
+    def kernel_checked(*args: Any) -> Any:
+        copies = [a.copy() if isinstance(a, np.ndarray) else a for a in args]
+        expected = node.op.perform(node, *copies)
+        result = thunk(*args)
+        _compare_kernel(node, expected if several else (expected,),
+                        result if several else (result,), exact, rtol, atol)
+        return result
+    return kernel_checked
+
+
 class DebugMode(Mode):
     """Compile with every rewrite, then check each op and the rewrites' correctness."""
 
@@ -89,8 +132,10 @@ class DebugMode(Mode):
         self.rtol = rtol
         self.atol = atol
 
-    @staticmethod
-    def thunk_wrapper(node: Apply, thunk: Callable) -> Callable:
+    def thunk_wrapper(self, node: Apply, thunk: Callable) -> Callable:
+        if getattr(thunk, "nnthe_kernel", None):
+            thunk = _kernel_checked(node, thunk, self.rtol, self.atol)
+
         def check(args: tuple, values: tuple) -> None:
             for o, v in zip(node.outputs, values):
                 if not isinstance(o.type, TensorType):

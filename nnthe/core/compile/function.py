@@ -557,18 +557,21 @@ def _compile(inputs, outputs, updates, givens, mode, name, allow_input_downcast,
     fname = "nnthe_" + "".join(c if c.isalnum() else "_" for c in (name or "function"))
     program = link(roots, final_outs, final_upds, nodes, check_inputs=True, name=fname,
                    thunk_wrapper=wrapper, input_names=labels, allow_downcast=allow_input_downcast,
-                   single_output=single)
+                   single_output=single, kernels=mode.kernels)
     t_link = time.perf_counter()
 
     def link_unchecked() -> LinkedProgram:
         return link(roots, final_outs, final_upds, nodes, check_inputs=False, name=fname,
-                    thunk_wrapper=wrapper, input_names=labels, single_output=single)
+                    thunk_wrapper=wrapper, input_names=labels, single_output=single,
+                    kernels=mode.kernels)
 
     fn = Function(inputs, out_list, upd, program, link_unchecked, single, name, fgraph, prof)
     if prof is not None:
         prof.compile_times = {"clone and checks": t_clone - t_start, "rewrite": t_rewrite - t_clone,
                               "link": t_link - t_rewrite}
         prof.rewrite_times = getattr(fgraph, "rewrite_times", {})
+        prof.kernel_report = program.kernel_report
+    fn.kernel_report = program.kernel_report
     fn.compile_time = t_link - t_start
     if mode.wrap_function is not None:
         fn = mode.wrap_function(fn, roots, new_outs, new_upds)

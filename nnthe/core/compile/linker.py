@@ -23,6 +23,8 @@ import numpy as np
 
 from ..aliasing import aliases_given_memory, escaping
 from ..graph import Apply, Constant, Variable
+from ..kernels import KernelContext, KernelReport, has_kernel, kernel_thunk, resolve_backend
+from ..kernels.inplace import shared_update_targets
 from ..shared import SharedVariable
 from ..types import TensorType
 from .checks import make_input_check
@@ -40,6 +42,8 @@ class LinkedProgram:
     var_names: dict[Variable, str]
     filename: str
     nodes: list[Apply] = field(default_factory=list)
+    #: Kernels linked (compile time, disk cache hits); empty with the NumPy backend.
+    kernel_report: KernelReport = field(default_factory=KernelReport)
 
 
 def link(inputs: Sequence[Variable], outputs: Sequence[Variable],
@@ -47,11 +51,14 @@ def link(inputs: Sequence[Variable], outputs: Sequence[Variable],
          check_inputs: bool = True, name: str = "nnthe_function",
          thunk_wrapper: Callable[[Apply, Callable], Callable] | None = None,
          input_names: Sequence[str] | None = None,
-         allow_downcast: bool | None = False, single_output: bool = False) -> LinkedProgram:
+         allow_downcast: bool | None = False, single_output: bool = False,
+         kernels: str | None = None) -> LinkedProgram:
     """Generate the straight-line function for ``nodes`` (already in execution order).
 
     ``thunk_wrapper(node, thunk)`` may wrap each thunk (profiling, NaN guards, checks).
     With ``single_output`` the function returns its one output itself, not a list.
+    ``kernels`` is the kernel backend (None: ``$NNTHE_KERNELS``); with ``'numba'``,
+    nodes that have a compiled kernel (:mod:`nnthe.core.kernels`) use it.
     """
     env: dict[str, Any] = {"asarray": np.asarray, "ndarray": np.ndarray}
     names: dict[Variable, str] = {}
@@ -111,6 +118,14 @@ def link(inputs: Sequence[Variable], outputs: Sequence[Variable],
     # in buffers that the next call reuses.
     escapes = escaping(list(outputs) + [u for _, u in updates])
 
+    # Kernels: the backend, and which kernel outputs may overwrite the shared variable
+    # they update (their readers are all scheduled before).
+    report = KernelReport()
+    use_kernels = resolve_backend(kernels) != "numpy"
+    destroy = {}
+    if use_kernels:
+        destroy = shared_update_targets(nodes, outputs, updates, {n for n in nodes if has_kernel(n)})
+
     counter = itertools.count()
     buffered = False
     for pos, node in enumerate(nodes):
@@ -121,7 +136,12 @@ def link(inputs: Sequence[Variable], outputs: Sequence[Variable],
             names[o] = n
             outs.append(n)
         make_buffered = node.op.make_buffered_thunk
-        if make_buffered is not None and not any(id(o) in escapes for o in node.outputs):
+        thunk = None
+        if use_kernels and has_kernel(node):
+            thunk = kernel_thunk(node, KernelContext(report, destroy.get(node, {})))
+        if thunk is not None:
+            pass
+        elif make_buffered is not None and not any(id(o) in escapes for o in node.outputs):
             thunk = make_buffered(node)
             buffered = True
         else:
@@ -168,4 +188,4 @@ def link(inputs: Sequence[Variable], outputs: Sequence[Variable],
     source = header + "\n" + "\n".join(lines) + "\n"
     code = compile(source, filename, "exec")
     exec(code, env)
-    return LinkedProgram(env[name], source, line_to_node, names, filename, list(nodes))
+    return LinkedProgram(env[name], source, line_to_node, names, filename, list(nodes), report)

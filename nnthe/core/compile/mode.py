@@ -23,6 +23,9 @@ class Mode:
         Rewrite names or tags to add to or remove from the default set.
     profile : bool
         Collect per-op timings in every function compiled with this mode.
+    kernels : {None, 'auto', 'numpy', 'numba'}
+        The kernel backend (:mod:`nnthe.core.kernels`); None follows ``$NNTHE_KERNELS``
+        (default ``'auto'``: numba when installed).
     """
 
     #: A function ``(node, thunk) -> thunk`` applied to every thunk (None: none).
@@ -31,7 +34,10 @@ class Mode:
     wrap_function: Callable | None = None
 
     def __init__(self, rewrites: bool = True, include: Sequence[str] = (), exclude: Sequence[str] = (),
-                 profile: bool = False, name: str = "custom") -> None:
+                 profile: bool = False, name: str = "custom", kernels: str | None = None) -> None:
+        if kernels is not None and kernels not in ("auto", "numpy", "numba"):
+            raise ValueError(f"Mode: kernels must be None, 'auto', 'numpy' or 'numba', got {kernels!r}")
+        self.kernels = kernels
         self.rewrites = rewrites
         self.include = tuple(include)
         self.exclude = tuple(exclude)
@@ -58,7 +64,7 @@ class Mode:
 
     def __repr__(self) -> str:
         return (f"Mode({self.name!r}, rewrites={self.rewrites}, include={list(self.include)}, "
-                f"exclude={list(self.exclude)})")
+                f"exclude={list(self.exclude)}, kernels={self.kernels!r})")
 
 
 class CheckFailed(Exception):

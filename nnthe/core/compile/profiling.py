@@ -26,6 +26,8 @@ class ProfileStats:
         self.compile_times: dict[str, float] = {}
         self.rewrite_times: dict[str, float] = {}
         self.order: list[Apply] = []
+        #: The kernels linked (a :class:`~nnthe.core.kernels.KernelReport`), if any.
+        self.kernel_report: Any = None
 
     def wrap_thunks(self, inner: Callable | None) -> Callable[[Apply, Callable], Callable]:
         """A thunk wrapper that times each call (after ``inner`` wrapped it, if given)."""
@@ -72,6 +74,8 @@ class ProfileStats:
         if self.rewrite_times:
             top = sorted(self.rewrite_times.items(), key=lambda kv: -kv[1])[:8]
             buf.write("  slowest rewrites: " + ", ".join(f"{k} {v * 1e3:.2f} ms" for k, v in top) + "\n")
+        if self.kernel_report is not None and self.kernel_report.entries:
+            buf.write(f"Kernels (part of link): {self.kernel_report.summary()}\n")
         buf.write("\nBy op type:\n  %time     total ms   calls  op\n")
         for name, (t, calls) in sorted(self.by_op_type().items(), key=lambda kv: -kv[1][0]):
             buf.write(f"  {100 * t / total:5.1f}%  {t * 1e3:10.3f}  {calls:6d}  {name}\n")
