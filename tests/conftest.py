@@ -30,3 +30,18 @@ def floatX_64():
     config.floatX = "float64"
     yield
     config.floatX = old
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _kernel_cache_dir(tmp_path_factory):
+    """Generated kernels go to one temporary cache for the whole run (never the user's
+    ~/.cache/nnthe); tests share the kernels compiled there."""
+    import os
+
+    old = os.environ.get("NNTHE_CACHE_DIR")
+    os.environ["NNTHE_CACHE_DIR"] = str(tmp_path_factory.mktemp("nnthe-cache"))
+    yield
+    if old is None:
+        os.environ.pop("NNTHE_CACHE_DIR", None)
+    else:
+        os.environ["NNTHE_CACHE_DIR"] = old

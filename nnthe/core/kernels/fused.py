@@ -26,7 +26,7 @@ from typing import Any, Callable
 import numpy as np
 
 from ..graph import Apply
-from ..rewrite.fusion import FusedElemwise
+from ..rewrite.fusion import FusedElemwise, input_kinds
 from .backend import get_num_threads, inexact_allowed, numba
 from .cache import load_module
 from .registry import KernelContext, compile_kernel, numba_array_type, register_kernel
@@ -111,28 +111,16 @@ def _expression(name: str, args: list[str], dt: np.dtype) -> str | None:
 
 
 def _classify(node: Apply) -> tuple[list, list[tuple[int, ...]]] | None:
-    """(kind per input, merged groups of output dimensions), or None if the kernel
-    cannot handle these inputs. A kind is ``'scalar'``, ``'full'`` or a tuple of flags
-    (True where the broadcast input varies along that output dimension)."""
+    """(kind per input, see :func:`input_kinds`; merged groups of output dimensions),
+    or None if the kernel cannot handle these inputs (no input has the full shape)."""
     shape = node.op.shape
-    n = len(shape)
-    kinds: list = []
-    for inp in node.inputs:
-        s = inp.type.shape
-        if len(s) == 0 or all(d == 1 for d in s):
-            kinds.append("scalar")
-            continue
-        if len(s) > n:
-            return None
-        aligned = (1,) * (n - len(s)) + tuple(s)
-        flags = tuple(not (a == 1 and o != 1) for a, o in zip(aligned, shape))
-        kinds.append("full" if all(flags) and len(s) == n else flags)
+    kinds = input_kinds(node)
     if "full" not in kinds:
         return None
     bcast = [k for k in kinds if isinstance(k, tuple)]
     groups: list[list[int]] = []
     last_sig = None
-    for d in range(n):
+    for d in range(len(shape)):
         if shape[d] == 1:
             continue  # a static 1: nothing to loop over
         sig = tuple(f[d] for f in bcast)

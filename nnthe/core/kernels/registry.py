@@ -86,7 +86,8 @@ def kernel_thunk(node: Apply, context: KernelContext) -> Callable | None:
     factory = _FACTORIES.get(type(node.op))
     if factory is None:
         return None
-    numba()  # raises the ImportError that names the extra
+    # The factory imports numba (raising the ImportError that names the extra) only once
+    # it knows it has a kernel for this node.
     return factory(node, context)
 
 

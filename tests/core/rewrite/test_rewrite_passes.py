@@ -11,7 +11,12 @@ from nnthe.core.compile.mode import Mode
 
 
 def op_names(f):
-    return [str(n.op).split("{")[0] for n in f.fgraph.toposort()]
+    """Op names in order; a fused node counts as the functions of its program."""
+    names = []
+    for n in (f.fgraph if hasattr(f, "fgraph") else f).toposort():
+        program = getattr(n.op, "program", None)
+        names += [ins[0] for ins in program] if program else [str(n.op).split("{")[0]]
+    return names
 
 
 def both(inputs, out, rewrite):
