@@ -20,11 +20,8 @@ from __future__ import annotations
 
 from typing import Sequence
 
+from ..aliasing import memory_root
 from ..graph import Apply, Variable
-
-
-def _view_sources(node: Apply) -> dict[int, list[int]]:
-    return {**(getattr(node.op, "view_map", None) or {}), **(getattr(node.op, "destroy_map", None) or {})}
 
 
 def shared_update_targets(nodes: Sequence[Apply], outputs: Sequence[Variable],
@@ -34,62 +31,35 @@ def shared_update_targets(nodes: Sequence[Apply], outputs: Sequence[Variable],
     outputs may overwrite the shared variable they update (rules in the module doc)."""
     if not candidates or not updates:
         return {}
-    position = {node: k for k, node in enumerate(nodes)}
-    readers: dict[int, list[Apply]] = {}
-    for node in nodes:
-        for i in node.inputs:
-            readers.setdefault(id(i), []).append(node)
     update_of = {id(u): s for s, u in updates}
-    values = {id(u) for _, u in updates}
-    out_ids = {id(o) for o in outputs}
+    shared_ids = {id(s) for s, _ in updates}
+    # Who reads each updated shared variable's memory (itself or a view of it), where.
+    readers: dict[int, list[tuple[int, Apply, Variable]]] = {}
+    read: set[int] = set()
+    for pos, node in enumerate(nodes):
+        for i in node.inputs:
+            read.add(id(i))
+            root = memory_root(i)
+            if id(root) in shared_ids:
+                readers.setdefault(id(root), []).append((pos, node, i))
+    # Outputs and update values whose memory is a shared variable's: they are read
+    # after every node has run.
+    late = {id(memory_root(v)) for v in list(outputs) + [u for _, u in updates]}
     result: dict[Apply, dict[int, int]] = {}
-    for node in candidates:
-        pos = position.get(node)
-        if pos is None:
+    for pos, node in enumerate(nodes):
+        if node not in candidates:
             continue
         chosen: dict[int, int] = {}
-        used_inputs: set[int] = set()
         for j, u in enumerate(node.outputs):
             s = update_of.get(id(u))
-            if s is None or id(u) in out_ids or readers.get(id(u)):
+            if s is None or id(u) in read or any(u is o for o in outputs) or id(s) in late:
                 continue
-            if sum(1 for _, v in updates if v is u) != 1:
+            inputs = [k for k, x in enumerate(node.inputs) if x is s]
+            if not inputs or inputs[0] in chosen.values():
                 continue
-            try:
-                i = next(k for k, x in enumerate(node.inputs) if x is s)
-            except StopIteration:
-                continue
-            if i in used_inputs or not _safe(s, node, pos, position, readers, out_ids, values):
-                continue
-            chosen[j] = i
-            used_inputs.add(i)
+            if all((r is node and x is s) or (r is not node and p < pos)
+                   for p, r, x in readers.get(id(s), ())):
+                chosen[j] = inputs[0]
         if chosen:
             result[node] = chosen
     return result
-
-
-def _safe(s: Variable, node: Apply, pos: int, position: dict, readers: dict, out_ids: set,
-          values: set) -> bool:
-    """Rules 2 and 3 for shared variable ``s`` overwritten by ``node``."""
-    aliases = [s]
-    seen = {id(s)}
-    k = 0
-    while k < len(aliases):
-        v = aliases[k]
-        k += 1
-        if id(v) in out_ids or id(v) in values:
-            return False
-        for r in readers.get(id(v), ()):
-            if r is node:
-                if v is not s:
-                    return False
-                continue
-            if position[r] > pos:
-                return False
-            for o_idx, srcs in _view_sources(r).items():
-                if any(r.inputs[i] is v for i in srcs):
-                    o = r.outputs[o_idx]
-                    if id(o) not in seen:
-                        seen.add(id(o))
-                        aliases.append(o)
-    return True

@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from ..graph import Apply, Op, Variable
+from ..graph import Apply, Op, Variable, _site_override
 from ..ops.elemwise import Elemwise
 from ..types import TensorType
 from .registry import register
@@ -315,6 +315,12 @@ def _replace_cluster(fgraph: Any, nodes: list, shape: tuple) -> None:
             dest = ("t", t)
         program.append((_instruction(n.op), tuple(args), dest))
     op = FusedElemwise(tuple(program), tuple(temp_dtypes), tuple(o.type.dtype for o in outputs), shape)
-    new = op.make_node(*inputs)
+    # The fused node reports the line of the chain's first node: a shape mismatch
+    # between the chain's inputs shows there first.
+    _site_override.append(nodes[0].site)
+    try:
+        new = op.make_node(*inputs)
+    finally:
+        _site_override.pop()
     for old, rep in zip(outputs, new.outputs):
         fgraph.replace(old, rep, reason="elemwise_fusion")
