@@ -14,7 +14,7 @@ from .backend import (BACKENDS, get_num_threads, numba_available, resolve_backen
                       set_num_threads)
 from .cache import cache_dir
 from .registry import KernelContext, KernelReport, has_kernel, kernel_thunk, register_kernel
-from . import fused  # noqa: F401  (registers its kernel)
+from . import fused, pool  # noqa: F401  (register their kernels)
 
 __all__ = ["BACKENDS", "KernelContext", "KernelReport", "cache_dir", "get_num_threads",
            "has_kernel", "kernel_thunk", "numba_available", "register_kernel", "resolve_backend",
