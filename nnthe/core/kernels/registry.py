@@ -73,6 +73,8 @@ def compile_kernel(module: Any, name: str, signature: Any, report: KernelReport,
     lands in the compile report instead of the first call, and note whether numba's disk
     cache had it."""
     disp = getattr(module, name)
+    if tuple(signature) in disp.overloads:
+        return disp  # compiled or loaded earlier in this process: nothing to report
     t0 = time.perf_counter()
     disp.compile(signature)
     elapsed = time.perf_counter() - t0

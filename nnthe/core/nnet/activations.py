@@ -24,7 +24,9 @@ def _relu_impl(x):
     return np.maximum(x, x.dtype.type(0)) if isinstance(x, np.ndarray) else np.maximum(x, 0)
 
 
-_relu = E._register("relu", 1, _relu_impl, "same", lambda i, z, g: [g * E.gt(i[0], 0)])
+# The gradient mask reads the output (z > 0 exactly where x > 0, NaN included), so the
+# pre-activation is read by relu alone and fuses with the bias add before it.
+_relu = E._register("relu", 1, _relu_impl, "same", lambda i, z, g: [g * E.gt(z, 0)])
 
 
 def _float(x: Any, what: str) -> TensorVariable:
