@@ -21,20 +21,29 @@ NAME = "nnthe"
 
 
 def _nnthe():
+    # The repository's nnthe first: an nnthe installed elsewhere in the venv (another
+    # checkout, in editable mode) must not be the one measured.
+    root = str(Path(__file__).resolve().parents[2])
+    if root not in sys.path:
+        sys.path.insert(0, root)
     try:
         import nnthe
-    except ImportError:
-        sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-        try:
-            import nnthe
-        except ImportError as e:
-            raise PeerUnavailable(f"nnthe is not importable: {e}") from e
+    except ImportError as e:
+        raise PeerUnavailable(f"nnthe is not importable: {e}") from e
     return nnthe
 
 
 def version() -> dict:
     nnthe = _nnthe()
-    return {"nnthe": nnthe.__version__, "numpy": np.__version__}
+    from nnthe.core.kernels import resolve_backend
+
+    out = {"nnthe": nnthe.__version__, "numpy": np.__version__, "kernels": resolve_backend(),
+           "path": str(Path(nnthe.__file__).parent)}
+    if out["kernels"] == "numba":
+        import numba
+
+        out["numba"] = numba.__version__
+    return out
 
 
 # --------------------------------------------------------------------------- seed

@@ -34,12 +34,17 @@ else:  # run as a script: make the ``peers`` package importable
     PKG = HERE.name
 common = importlib.import_module(PKG + ".common")  # before numpy: pins the threads
 
-PEERS = ["nnthe", "torch", "jax", "pytensor"]
+PEERS = ["nnthe", "nnthe-numpy", "torch", "jax", "pytensor"]
+#: Peers that are nnthe with a kernel backend forced (``NNTHE_KERNELS``); "nnthe" itself
+#: runs with the default (``auto``: numba when installed).
+NNTHE_BACKENDS = {"nnthe-numpy": "numpy"}
 WORKLOADS = ["seed", "mlp", "cnn", "infer"]
 QUICK_BATCHES = 40
 
 
 def _module(peer: str):
+    if peer in NNTHE_BACKENDS:
+        peer = "nnthe"
     return importlib.import_module(f"{PKG}.{'gemm_bound' if peer == 'gemm' else peer + '_peer'}")
 
 
@@ -108,7 +113,10 @@ def _run_sub(peer, workload, args) -> dict:
         load = os.getloadavg()[0]
         t0 = time.perf_counter()
         try:
-            p = subprocess.run(cmd, capture_output=True, text=True, timeout=args.timeout)
+            env = dict(os.environ)
+            if peer in NNTHE_BACKENDS:
+                env["NNTHE_KERNELS"] = NNTHE_BACKENDS[peer]
+            p = subprocess.run(cmd, capture_output=True, text=True, timeout=args.timeout, env=env)
         except subprocess.TimeoutExpired:
             return {"error": f"timed out after {args.timeout} s"}
         wall = time.perf_counter() - t0
@@ -319,7 +327,7 @@ def run_all(args, peers: list[str], workloads: list[str]) -> tuple[dict, dict, d
             results.setdefault(w, {})[p] = r
             status = ("n/a: " + r["unavailable"]) if "unavailable" in r else \
                 ("ERROR: " + r["error"]) if "error" in r else "ok"
-            print(f"[{time.perf_counter() - t_start:6.1f}s] {w:5s} {p:8s} "
+            print(f"[{time.perf_counter() - t_start:6.1f}s] {w:5s} {p:11s} "
                   f"{time.perf_counter() - t0:6.1f}s busy before "
                   f"{r.get('cpu_busy_before') or 0:.2f} load {os.getloadavg()[0]:.2f} {status}",
                   file=sys.stderr, flush=True)
