@@ -18,6 +18,7 @@ LAYERS = [
     {"nnet"},
     {"nnthe.core.gradient"},
     {"rewrite"},
+    {"kernels"},
     {"compile"},
     {"scan", "nnthe.core.ifelse"},
     {"nnthe.core.testing", "nnthe.core"},
