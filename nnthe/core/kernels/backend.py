@@ -78,9 +78,12 @@ def _blas_threads() -> int:
 def get_num_threads() -> int:
     """Threads a kernel may use: ``set_num_threads``, else ``$NNTHE_KERNEL_THREADS``, else 1.
 
-    The default is one thread even when BLAS uses more: on this 2-core shared machine a
-    2-thread elementwise loop lost to the 1-thread one whenever another process was
-    running (see benchmarks/RESULTS.md), and the loops are memory-bound anyway.
+    One thread by default, even when BLAS uses two: measured on this shared 2-core
+    machine at a load of ~9 (A/B/A/B, three pairs), the MLP training step took 254-415 ms
+    with 1-thread kernels against 607-732 ms with 2-thread ones; alone, the 2-thread Adam
+    kernel had a better median (0.14 against 0.29 ms for 800x800) but stalls of up to
+    24 ms when it waited for a core, and it competes with BLAS's own threads. With
+    ``n > 1`` kernels are compiled with ``parallel=True`` (more compile time).
     ``NNTHE_KERNEL_THREADS=blas`` follows the BLAS setting (``OPENBLAS_NUM_THREADS``,
     ``OMP_NUM_THREADS``, ``MKL_NUM_THREADS``, else the core count).
     """
