@@ -44,6 +44,9 @@ _MATH1 = {"exp": "np.exp", "exp2": "np.exp2", "log": "np.log", "log2": "np.log2"
           "cos": "np.cos", "tan": "np.tan", "arcsin": "np.arcsin", "arccos": "np.arccos",
           "arctan": "np.arctan", "sinh": "np.sinh", "cosh": "np.cosh", "tanh": "np.tanh",
           "floor": "np.floor", "ceil": "np.ceil", "trunc": "np.trunc"}
+#: Dtypes the generated loops compute in.
+_NUMBA_DTYPES = frozenset({"bool", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32",
+                           "uint64", "float32", "float64"})
 _CMP = {"greater": ">", "greater_equal": ">=", "less": "<", "less_equal": "<=", "equal": "==",
         "not_equal": "!="}
 _ARITH = {"add": "+", "subtract": "-", "multiply": "*"}
@@ -212,6 +215,9 @@ def fused_elemwise_kernel(node: Apply, context: KernelContext) -> Callable | Non
     """The compiled thunk of a FusedElemwise node (None if the program has no kernel
     form); outputs in ``context.destroy`` are written into those inputs when their
     buffers are C-contiguous, writable and of the output's dtype and shape."""
+    dtypes = [i.type.dtype for i in node.inputs] + list(node.op.temp_dtypes) + list(node.op.out_dtypes)
+    if any(np.dtype(d).name not in _NUMBA_DTYPES for d in dtypes):
+        return None  # float16, complex: numba has no arithmetic for them
     parallel = get_num_threads() > 1
     made = kernel_source(node, parallel)
     if made is None:

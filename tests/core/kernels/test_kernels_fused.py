@@ -124,6 +124,10 @@ def test_unsupported_instruction_or_inexact_function_has_no_kernel(monkeypatch):
     assert thunk.nnthe_exact is False
     v = np.linspace(-3, 3, 16, dtype="float32").reshape(4, 4)
     np.testing.assert_allclose(thunk(v), node_perform(exp_node, v), rtol=1e-6)
+    h = var("float16", (4, 4))
+    half = FusedElemwise((("add", (("in", 0), ("in", 0)), ("t", 0)), ("multiply", (("t", 0), ("in", 0)), ("out", 0))),
+                         ("float16",), ("float16",), (4, 4)).make_node(h)
+    assert registry.kernel_thunk(half, registry.KernelContext(KernelReport())) is None  # numba has no float16
     i = var("int32", (4, 4))
     div = FusedElemwise((("floor_divide", (("in", 0), ("in", 0)), ("out", 0)),), (), ("int32",), (4, 4))
     assert fused.kernel_source(div.make_node(i)) is None
