@@ -1,5 +1,6 @@
 """The conv input-gradient kernel (one GEMM + compiled col2im) against perform."""
 import numpy as np
+import pytest
 from hypothesis import given, settings, strategies as st
 
 from kernel_testutil import thunk_of, var
@@ -8,7 +9,23 @@ import nnthe
 import nnthe.tensor as T
 from nnthe.core.compile.mode import Mode
 from nnthe.core.kernels import KernelContext, KernelReport, kernel_thunk
+from nnthe.core.kernels import conv as conv_kernels
 from nnthe.core.nnet.conv import Conv2dGradInputs
+
+
+@pytest.fixture(autouse=True, scope="module")
+def col2im_on():
+    # The kernel is off by default (slower than perform on an idle machine); test it on.
+    old, conv_kernels.ENABLED = conv_kernels.ENABLED, True
+    yield
+    conv_kernels.ENABLED = old
+
+
+def test_the_kernel_is_off_unless_asked(monkeypatch):
+    monkeypatch.setattr(conv_kernels, "ENABLED", False)
+    node = Conv2dGradInputs().make_node(var("float32", (4, 2, 3, 3)),
+                                        var("float32", (None, 4, None, None)), [5, 5])
+    assert kernel_thunk(node, KernelContext(KernelReport())) is None
 
 
 #: A few geometries (each is a compiled module): padded, strided, a 2x1 kernel.
