@@ -155,24 +155,22 @@ def scan_L_op(op: Any, node: Any, inputs: list, outputs: list, output_grads: lis
             r_seq_inner.append(ph)
             row.append(ph)
         tap_inner.append(row)
-    g_hist_inner: list = []
-    for m in range(M):
-        if g_hist[m] is None:
-            g_hist_inner.append(None)
-            continue
-        r_seq_outer.append(rev(g_hist[m]))
-        ph = _placeholder(_item_type(hists[m]), f"g_state{m}")
-        r_seq_inner.append(ph)
-        g_hist_inner.append(ph)
-    g_nit_inner: list = []
-    for q in range(Q):
-        if g_nit[q] is None:
-            g_nit_inner.append(None)
-            continue
-        r_seq_outer.append(rev(g_nit[q]))
-        ph = _placeholder(_item_type(nit_outs[q]), f"g_out{q}")
-        r_seq_inner.append(ph)
-        g_nit_inner.append(ph)
+    def reversed_grads(grads: list, outs: list, label: str) -> list:
+        """Feed each present output gradient to the reverse loop as a reversed sequence;
+        its per-step placeholder (None where there is no gradient)."""
+        inner: list = []
+        for k, (g, out) in enumerate(zip(grads, outs)):
+            if g is None:
+                inner.append(None)
+                continue
+            r_seq_outer.append(rev(g))
+            ph = _placeholder(_item_type(out), f"{label}{k}")
+            r_seq_inner.append(ph)
+            inner.append(ph)
+        return inner
+
+    g_hist_inner = reversed_grads(g_hist, hists, "g_state")
+    g_nit_inner = reversed_grads(g_nit, nit_outs, "g_out")
     non_inner = [_placeholder(v.type, v.name or f"ns{k}") for k, v in enumerate(i_nons)]
 
     # The forward step on the reverse loop's placeholders.
