@@ -135,17 +135,16 @@ def link(inputs: Sequence[Variable], outputs: Sequence[Variable],
             n = f"t{next(counter)}"
             names[o] = n
             outs.append(n)
-        make_buffered = node.op.make_buffered_thunk
         thunk = None
         if use_kernels and has_kernel(node):
             thunk = kernel_thunk(node, KernelContext(report, destroy.get(node, {})))
-        if thunk is not None:
-            pass
-        elif make_buffered is not None and not any(id(o) in escapes for o in node.outputs):
-            thunk = make_buffered(node)
-            buffered = True
-        else:
-            thunk = node.op.make_thunk(node)
+        if thunk is None:  # no kernel: the op's own thunk, buffered where nothing escapes
+            make_buffered = node.op.make_buffered_thunk
+            if make_buffered is not None and not any(id(o) in escapes for o in node.outputs):
+                thunk = make_buffered(node)
+                buffered = True
+            else:
+                thunk = node.op.make_thunk(node)
         if thunk_wrapper is not None:
             thunk = thunk_wrapper(node, thunk)
         env[f"k{pos}"] = thunk
