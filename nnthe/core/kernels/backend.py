@@ -10,6 +10,7 @@ stay as fast to start as before.
 """
 from __future__ import annotations
 
+import functools
 import importlib
 import importlib.util
 import os
@@ -18,16 +19,14 @@ from types import ModuleType
 BACKENDS = ("auto", "numpy", "numba")
 
 _numba: ModuleType | None = None
-_available: bool | None = None
 _threads: int | None = None
 
 
+@functools.lru_cache(maxsize=None)
 def numba_available() -> bool:
-    """True if numba can be imported (checked without importing it)."""
-    global _available
-    if _available is None:
-        _available = importlib.util.find_spec("numba") is not None
-    return _available
+    """True if numba can be imported (checked once, without importing it;
+    ``numba_available.cache_clear()`` checks again)."""
+    return importlib.util.find_spec("numba") is not None
 
 
 def resolve_backend(requested: str | None = None) -> str:

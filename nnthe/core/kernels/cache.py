@@ -28,6 +28,12 @@ VERSION = "1"
 _modules: dict[str, ModuleType] = {}
 
 
+def forget_loaded() -> None:
+    """Forget the kernel modules loaded in this process: the next :func:`load_module`
+    reads (or writes) the disk cache again."""
+    _modules.clear()
+
+
 def cache_dir() -> Path:
     """The directory generated kernels live in (``$NNTHE_CACHE_DIR``/kernels, default
     ``~/.cache/nnthe/kernels``)."""

@@ -37,10 +37,19 @@ def test_resolve_backend(monkeypatch):
 
 
 def test_numba_backend_without_numba_names_the_extra(monkeypatch):
-    monkeypatch.setattr(backend, "_available", False)
-    with pytest.raises(ImportError, match=r"nnthe\[fast\]"):
-        backend.resolve_backend("numba")
-    assert backend.resolve_backend("auto") == "numpy"
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: None if name == "numba" else real(name, *a))
+    backend.numba_available.cache_clear()
+    try:
+        with pytest.raises(ImportError, match=r"nnthe\[fast\]"):
+            backend.resolve_backend("numba")
+        assert backend.resolve_backend("auto") == "numpy"
+    finally:
+        monkeypatch.undo()
+        backend.numba_available.cache_clear()
 
 
 def test_mode_kernels_option_is_checked():

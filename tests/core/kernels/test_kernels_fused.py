@@ -185,12 +185,13 @@ def test_compile_report_and_disk_cache(tmp_path, monkeypatch):
     source = files[0].read_text()
     assert cache.load_module(source, "fused") is cache.load_module(source, "fused")
     mtime = files[0].stat().st_mtime_ns
-    cache._modules.clear()
+    cache.forget_loaded()
     cache.load_module(source, "fused")  # same content: the file is not rewritten
     assert files[0].stat().st_mtime_ns == mtime
     v = T.vector("v")
     prof = nnthe.function([v], T.sqrt(v) * 2 + 1, mode=Mode(kernels="numba"), profile=True).profile
-    text = prof.summary(file=open(os.devnull, "w"))
+    with open(os.devnull, "w") as devnull:
+        text = prof.summary(file=devnull)
     assert "Kernels (part of link): 1 kernel(s)" in text
 
 
