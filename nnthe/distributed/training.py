@@ -26,7 +26,8 @@ it, on every rank:
   back: a resumed run is exact, even mid-epoch;
 - Ctrl-C (``mpiexec`` forwards it to every rank) stops all ranks after the same step:
   they agree on it with a one-number ``Allreduce`` per step, then rank 0 saves and every
-  rank raises :class:`~nnthe.train.TrainingInterrupted`. An exception on one rank ends
+  rank, once the file is written (``teardown``), raises
+  :class:`~nnthe.train.TrainingInterrupted` naming it. An exception on one rank ends
   the job through ``python -m mpi4py`` (``MPI_Abort``).
 
 Random streams: rank 0 keeps its Dropout keys, rank ``r`` derives its own from them and
@@ -96,6 +97,18 @@ class Distributed(Callback):
         trainer._dist = self
         if trainer.state is not None:
             trainer.state.chief = self.rank == 0   # before Resume says anything
+
+    def teardown(self, trainer: Any) -> None:
+        """Hold every rank until rank 0 has written its files (fit calls this after the
+        last hook, also after Ctrl-C), and give every rank the path of the last checkpoint.
+
+        Without it a rank that leaves fit first could end the job while rank 0 still
+        saves: ``python -m mpi4py`` turns a non-zero exit (130 after Ctrl-C) into
+        ``MPI_Abort``, which kills the other ranks.
+        """
+        state = trainer.state
+        state.checkpoint = self.comm.bcast(state.checkpoint, root=0)
+        self.comm.Barrier()
 
     def average_gradients(self, grads: list, X: Any) -> list:
         """The gradients averaged over the ranks, weighted by the local batch size."""

@@ -22,11 +22,12 @@ The hooks, in the order fit calls them
         ... validation ...
         on_epoch_end(trainer, epoch, logs)        everything of the epoch
         on_checkpoint(trainer, interrupted=False) a point the run can resume from
-    on_train_end(trainer)                         once, when fit ends normally or stops early
+    on_train_end(trainer)                         once, when fit ends: normally, by an
+                                                  early stop, or after an interrupt
 
 After Ctrl-C (or ``trainer.request_stop('step')``) the loop finishes the step, calls
-``on_checkpoint(trainer, interrupted=True)`` (the last hook of an interrupted run) and
-raises :class:`~nnthe.train.TrainingInterrupted`. ``on_save(trainer, path)`` is called by
+``on_checkpoint(trainer, interrupted=True)`` and ``on_train_end(trainer)``, and raises
+:class:`~nnthe.train.TrainingInterrupted`. ``on_save(trainer, path)`` is called by
 :class:`~nnthe.train.ModelCheckpoint` on every callback after it wrote a file.
 
 ``step`` counts steps from the start of the run (1 for the first; it continues across
@@ -137,9 +138,8 @@ class Callback:
         After every epoch (``interrupted=False``): the epoch is recorded in
         ``trainer.state`` (``epoch`` counts it, ``step`` is 0, ``history`` has its row).
         After the step at which an interrupt stopped the run (``interrupted=True``;
-        ``trainer.state.step`` steps of the epoch are done): the last hook of an
-        interrupted run, after which fit raises TrainingInterrupted. Writers of files
-        act here.
+        ``trainer.state.step`` steps of the epoch are done): then only ``on_train_end``
+        follows, and fit raises TrainingInterrupted. Writers of files act here.
         """
 
     def on_save(self, trainer: "Trainer", path: str) -> None:
@@ -147,8 +147,10 @@ class Callback:
         the checkpoint ``path``."""
 
     def on_train_end(self, trainer: "Trainer") -> None:
-        """Called once when fit ends normally or by a stop request at an epoch's end
-        (not after an interrupt: see :meth:`on_checkpoint`)."""
+        """Called once when fit ends: normally, by a stop request at an epoch's end, or
+        after an interrupt (then after ``on_checkpoint(trainer, interrupted=True)`` and
+        before fit raises TrainingInterrupted). Not called when a step or a hook raised.
+        Close files here."""
 
     def state_dict(self) -> dict:
         """The callback's state as JSON-able values (saved in checkpoints); ``{}`` if it

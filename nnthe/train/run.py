@@ -81,12 +81,19 @@ class Loop:
             self.cbs.call("on_train_begin", t)  # Resume restores the run here
             while state.epoch < state.epochs and not state.stopped:
                 self._epoch()
-            self.cbs.call("on_train_end", t)
+            self._end()
         finally:
             if main:
                 signal.signal(signal.SIGINT, old)
         state.history.stopped_early = state.stopped
         return state.history
+
+    def _end(self) -> None:
+        """The last hooks of a run that ends normally, early or by an interrupt."""
+        self.cbs.call("on_train_end", self.t)
+        for cb in self.cbs:  # after every file is written: see Distributed.teardown
+            if getattr(cb, "distributed", False):
+                cb.teardown(self.t)
 
     def _indices(self, epoch: int) -> np.ndarray:
         # The order of epoch e depends on (seed, e) only: a resumed run sees the same batches.
@@ -159,6 +166,7 @@ class Loop:
         state = self.state
         if state.step:  # mid-epoch; at an epoch's end on_checkpoint was called already
             self.cbs.call("on_checkpoint", self.t, True)
+        self._end()
         where = (f"epoch {state.epoch + 1}, after step {state.step} of {state.n_batches}"
                  if state.step else f"the end of epoch {state.epoch}")
         path = state.checkpoint

@@ -30,11 +30,13 @@ class _Lines:
 
     def __init__(self, stream):
         self.queue = queue.Queue()
-        threading.Thread(target=self._read, args=(stream,), daemon=True).start()
+        self.thread = threading.Thread(target=self._read, args=(stream,), daemon=True)
+        self.thread.start()
 
     def _read(self, stream):
-        for line in stream:
-            self.queue.put(line.strip())
+        with stream:  # the reader owns the pipe: closed at its end, not by the GC
+            for line in stream:
+                self.queue.put(line.strip())
         self.queue.put("")  # end of file
 
     def next(self, timeout):
@@ -95,6 +97,7 @@ def _interrupt_rounds(tmp_path, rounds, seed, request_cleanup):
             proc.kill()
             proc.wait()
         proc.stderr.close()
+        lines.thread.join(timeout=30)  # the child is gone: its stdout ends
     return stopped, lost, err, path
 
 

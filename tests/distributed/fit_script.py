@@ -11,6 +11,7 @@ Rank 0 writes the final parameters to OUT.npz after checking every rank has the 
 """
 from __future__ import annotations
 
+import os
 import sys
 import time
 
@@ -54,15 +55,29 @@ def main(out: str, ckpt: str, epochs: int, flags: set[str]) -> int:
             if "crash" in flags and r == 1 and step == 3:
                 raise RuntimeError("rank 1 fails at step 3")
 
+    class SlowDisk(train.Callback):
+        """Rank 0 takes a second to save after Ctrl-C: the other ranks must wait for it."""
+        def on_checkpoint(self, trainer, interrupted):
+            if interrupted and r == 0:
+                time.sleep(1.0)
+
     callbacks.append(Hooks())
+    if "slow" in flags:
+        callbacks.append(SlowDisk())
     try:
         hist = train.fit(model, (X, y), optimizer=opt, epochs=epochs, batch_size=16,  # per rank
                          validation_data=val, callbacks=callbacks + [distributed.Distributed()],
                          checkpoint_dir=None if ckpt == "-" else ckpt,
                          resume="resume" in flags, seed=5, verbose=2)
     except train.TrainingInterrupted as exc:
+        # Every rank leaves fit after rank 0 has written the checkpoint, and knows its path.
+        if exc.checkpoint is None or not os.path.exists(exc.checkpoint):
+            print(f"rank {r} left fit before the checkpoint was written: {exc}",
+                  file=sys.stderr, flush=True)
+            return 3
         if r == 0:
             print(f"INTERRUPTED {exc}", file=sys.stderr, flush=True)
+        distributed.comm().Barrier()   # the print above before a rank's exit ends the job
         return 130
     values = [p.get_value() for p in model.params]
     for p, mine, root in zip(model.params, values, distributed.broadcast_arrays(values)):

@@ -85,7 +85,7 @@ def test_interrupted_run_ends_with_on_checkpoint(tmp_path):
         train.fit(tiny_model(), data(40), epochs=2, batch_size=10, verbose=0,
                   callbacks=[train.LambdaCallback(on_batch_end=stop), rec,
                              train.ModelCheckpoint(tmp_path)])
-    assert rec.calls[-2:] == ["checkpoint True 0 0", "save ckpt-00000002.h5"]
+    assert rec.calls[-3:] == ["checkpoint True 0 0", "save ckpt-00000002.h5", "train_end"]
     assert info.value.epoch == 1 and info.value.step == 2
     assert info.value.checkpoint == str(tmp_path / "ckpt-00000002.h5")
 
