@@ -17,7 +17,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from ..graph import Apply, Op, Variable, format_site
+from ..graph import Apply, Constant, Op, Variable, format_site
 from ..types import TensorType
 from .function import function
 from .mode import CheckFailed, Mode, register_mode
@@ -71,12 +71,14 @@ def _check_infer_shape(node: Apply, args: tuple, values: tuple) -> None:
         inferred = node.op.infer_shape(node, in_shapes)
     except NotImplementedError:
         return
+    # A symbolic dimension may read the node's inputs (a gradient op's shape argument):
+    # evaluate it on the values this call gave them.
+    fed = {i: a for i, a in zip(node.inputs, args) if not isinstance(i, Constant)}
     for o, v, shape in zip(node.outputs, values, inferred):
         dims = []
         for d in shape:
             if isinstance(d, Variable):
-
-                d = function([], d, mode="FAST_COMPILE")()
+                d = function(list(fed), d, mode="FAST_COMPILE", on_unused_input="ignore")(*fed.values())
             dims.append(int(d))
         if tuple(dims) != np.shape(v):
             raise DebugModeError(

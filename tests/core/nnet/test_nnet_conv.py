@@ -8,8 +8,8 @@ import pytest
 import nnthe
 import nnthe.tensor as T
 from nnthe.gradient import verify_grad
-from nnthe.core.nnet.conv import (Conv2dGradInputs, Conv2dGradWeights, conv2d, conv_output_shape,
-                                  normalize_border_mode, resolve_padding)
+from nnthe.core.nnet.conv import (Conv2dGradInputs, Conv2dGradWeights, channels_last, conv2d,
+                                  conv_output_shape, normalize_border_mode, resolve_padding)
 
 from conv_reference import naive_conv2d
 
@@ -184,3 +184,43 @@ def test_infer_shape_matches_the_values(bm, stride, dil):
     xv, wv = np.zeros((2, 3, 9, 8), "float32"), np.zeros((4, 3, 3, 2), "float32")
     out = nnthe.function([x, w], y, mode="DEBUG")(xv, wv)
     assert out.shape == conv_output_shape(xv.shape, wv.shape, bm, stride, dil)
+
+
+# (x shape, w shape, border_mode, subsample, dilation, groups): the im2col matrix is built
+# channels-last when kw * Cg (Cg with dilation) exceeds OW, else with OW innermost.
+LAYOUTS = [
+    ((3, 1, 11, 12), (4, 1, 3, 3), "valid", (1, 1), (1, 1), 1, False),    # run 3 < OW 10
+    ((3, 8, 6, 6), (5, 8, 3, 3), "valid", (1, 1), (1, 1), 1, True),       # 24 > 4
+    ((2, 6, 5, 5), (4, 3, 3, 3), 1, (2, 1), (1, 1), 2, True),             # groups, padding
+    ((2, 6, 9, 9), (6, 6, 3, 3), "half", (1, 2), (2, 2), 1, True),        # dilation: run 6 > 5
+    ((2, 2, 9, 9), (3, 2, 2, 2), "full", (1, 1), (1, 1), 1, False),       # 4 < 10
+]
+
+
+@pytest.mark.parametrize("xs,ws,bm,stride,dil,groups,last", LAYOUTS)
+def test_both_im2col_layouts(rng, xs, ws, bm, stride, dil, groups, last):
+    x, w = rng.standard_normal(xs), rng.standard_normal(ws)
+    ow = conv_output_shape(xs, ws, bm, stride, dil)[3]
+    assert channels_last(ws[1], ws[3], ow, dil[1]) == last
+    X, W = T.dtensor4("x"), T.dtensor4("w")
+    y = conv2d(X, W, border_mode=bm, subsample=stride, filter_dilation=dil, num_groups=groups,
+               filter_flip=False)
+    gx, gw = nnthe.grad((y * y).sum(), [X, W])
+    # The im2col output's shape: static when the shapes are, and infer_shape's otherwise
+    # (DebugMode checks every node's infer_shape against its values, the gradients' too).
+    cols = y.owner.outputs[1]
+    out, got_cols, cols_shape, _, _ = nnthe.function([X, W], [y, cols, cols.shape, gx, gw],
+                                                     mode="DEBUG")(x, w)
+    ref = naive_conv2d(x, w, _pads(bm, ws[2:], dil), stride, dil, groups, False)
+    np.testing.assert_allclose(out, ref, rtol=1e-10, atol=1e-10)
+    assert tuple(cols_shape) == got_cols.shape
+    n_ohw = out.shape[0] * out.shape[2] * out.shape[3]
+    ckk = ws[1] * ws[2] * ws[3]
+    assert got_cols.shape == ((groups, n_ohw, ckk) if last else (groups, ckk, n_ohw))
+    Xs = T.tensor("float64", shape=xs, name="xs")
+    Ws = T.tensor("float64", shape=ws, name="ws")
+    ys = conv2d(Xs, Ws, border_mode=bm, subsample=stride, filter_dilation=dil,
+                num_groups=groups, filter_flip=False)
+    assert ys.owner.outputs[1].type.shape == got_cols.shape
+    verify_grad(lambda a, b: conv2d(a, b, border_mode=bm, subsample=stride, filter_dilation=dil,
+                                    num_groups=groups, filter_flip=True), [x, w], rng=rng)
