@@ -1,4 +1,4 @@
-"""The conv input-gradient kernel (one GEMM + compiled col2im) against perform."""
+"""The conv input-gradient kernel (blocked GEMMs + compiled col2im) against perform."""
 import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
@@ -11,21 +11,6 @@ from nnthe.core.compile.mode import Mode
 from nnthe.core.kernels import KernelContext, KernelReport, kernel_thunk
 from nnthe.core.kernels import conv as conv_kernels
 from nnthe.core.nnet.conv import Conv2dGradInputs
-
-
-@pytest.fixture(autouse=True, scope="module")
-def col2im_on():
-    # The kernel is off by default (slower than perform on an idle machine); test it on.
-    old, conv_kernels.ENABLED = conv_kernels.ENABLED, True
-    yield
-    conv_kernels.ENABLED = old
-
-
-def test_the_kernel_is_off_unless_asked(monkeypatch):
-    monkeypatch.setattr(conv_kernels, "ENABLED", False)
-    node = Conv2dGradInputs().make_node(var("float32", (4, 2, 3, 3)),
-                                        var("float32", (None, 4, None, None)), [5, 5])
-    assert kernel_thunk(node, KernelContext(KernelReport())) is None
 
 
 #: A few geometries (each is a compiled module): padded, strided, a 2x1 kernel.
@@ -68,3 +53,20 @@ def test_groups_and_dilation_keep_perform_and_a_cnn_gradient_agrees():
     a = nnthe.function([X], gx, mode=Mode(kernels="numba"))(x)
     b = nnthe.function([X], gx, mode=Mode(kernels="numpy"))(x)
     np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("images_per_block", [1, 2, 5])
+def test_blocks_of_images_cover_the_batch(monkeypatch, images_per_block):
+    # 5 images in blocks of 1, 2 (an uneven last block) or all at once.
+    op = Conv2dGradInputs(border_mode=(1, 2), subsample=(2, 1))
+    k, c, kh, kw, h, w = 3, 4, 3, 2, 8, 7
+    pads = op._pads(kh, kw)
+    oh, ow = (h + 2 * pads[0] - kh) // 2 + 1, (w + 2 * pads[1] - kw) + 1
+    itemsize = 8
+    monkeypatch.setattr(conv_kernels, "BLOCK_BYTES", images_per_block * oh * ow * kh * kw * c * itemsize)
+    rng = np.random.default_rng(images_per_block)
+    wv, gy = rng.normal(size=(k, c, kh, kw)), rng.normal(size=(5, k, oh, ow))
+    node = op.make_node(var("float64", (k, c, kh, kw)), var("float64", (None, k, None, None)), [h, w])
+    hw = np.array([h, w])
+    np.testing.assert_allclose(thunk_of(node)(wv, gy, hw), op.perform(node, wv, gy, hw),
+                               rtol=1e-12, atol=1e-12)
