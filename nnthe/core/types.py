@@ -6,6 +6,7 @@ are what let nnthe reject ``dot((None, 784), (800, 10))`` when it is written.
 """
 from __future__ import annotations
 
+import functools
 import warnings
 from typing import Any, Sequence
 
@@ -20,6 +21,7 @@ ALL_DTYPES = (
     "float16", "float32", "float64", "complex64", "complex128",
 )
 INT_DTYPES = ("int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64")
+_CANONICAL = frozenset(ALL_DTYPES)
 FLOAT_DTYPES = ("float16", "float32", "float64")
 DISCRETE_DTYPES = ("bool",) + INT_DTYPES
 
@@ -40,6 +42,8 @@ def normalize_dtype(dtype: Any) -> str:
     """Return the canonical dtype name, resolving ``'floatX'`` and NumPy dtypes."""
     if dtype is None or dtype == "floatX":
         return config.floatX
+    if dtype.__class__ is str and dtype in _CANONICAL:
+        return dtype  # the common case: asking NumPy for the name costs 4 us a call
     try:
         name = np.dtype(dtype).name
     except TypeError:
@@ -52,6 +56,12 @@ def normalize_dtype(dtype: Any) -> str:
 def upcast(*dtypes: str) -> str:
     """The dtype of a result computed from ``dtypes`` (NumPy's promotion rules, except
     that integers never widen a float: int32 with float32 gives float32, as in PyTorch)."""
+    return _upcast(dtypes)
+
+
+@functools.lru_cache(maxsize=1024)
+def _upcast(dtypes: tuple[str, ...]) -> str:
+    # Memoized: every elementwise op built asks, with a handful of distinct tuples.
     floats = [d for d in dtypes if is_float_dtype(d)]
     if floats and len(floats) < len(dtypes):
         return np.result_type(*floats).name
