@@ -135,9 +135,19 @@ def _classify(node: Apply) -> tuple[list, list[tuple[int, ...]]] | None:
     return kinds, [tuple(g) for g in groups]
 
 
-def kernel_source(node: Apply, parallel: bool = False) -> tuple[str, bool] | None:
+def kernel_source(node: Apply, parallel: bool = False,
+                  inplace: dict[int, int] | None = None) -> tuple[str, bool] | None:
     """The numba source of the kernel for ``node`` and whether it is exact, or None if
-    some instruction or dtype has no kernel form."""
+    some instruction or dtype has no kernel form.
+
+    ``inplace`` maps an output to the input whose array it is written into: the kernel
+    then stores into that input's parameter and has none for the output. One array
+    under two parameters would look to LLVM as if it might overlap at other indices, so
+    it would run the loop unvectorized: Adam's update of an 800x800 weight took 2.07 ms
+    in place against 0.37 ms into other arrays (1 thread). Written through one parameter,
+    the load and the store of an element are plainly the same address.
+    """
+    inplace = inplace or {}
     op = node.op
     classified = _classify(node)
     if classified is None:
@@ -192,9 +202,10 @@ def kernel_source(node: Apply, parallel: bool = False) -> tuple[str, bool] | Non
         cur[tuple(dest)] = (var, dest_dt)
     for j in range(len(out_dts)):
         var, _ = cur[("out", j)]
-        body.append(f"o{j}[{', '.join(idx)}] = {var}")
+        array = f"a{inplace[j]}" if j in inplace else f"o{j}"
+        body.append(f"{array}[{', '.join(idx)}] = {var}")
     params = [f"n{k}" for k in range(K)] + [f"a{i}" for i in range(len(kinds))] + \
-        [f"o{j}" for j in range(len(out_dts))]
+        [f"o{j}" for j in range(len(out_dts)) if j not in inplace]
     flags = "cache=True, error_model='numpy', fastmath=False, nogil=True"
     if parallel:
         flags += ", parallel=True"
@@ -219,15 +230,20 @@ def fused_elemwise_kernel(node: Apply, context: KernelContext) -> Callable | Non
     if any(np.dtype(d).name not in _NUMBA_DTYPES for d in dtypes):
         return None  # float16, complex: numba has no arithmetic for them
     parallel = get_num_threads() > 1
-    made = kernel_source(node, parallel)
+    classified = _classify(node)
+    if classified is None:
+        return None
+    kinds, groups = classified
+    # Outputs written into a full input of their dtype (the linker allowed it): the kernel
+    # stores through that input's parameter (see kernel_source).
+    inplace = {j: i for j, i in context.destroy.items()
+               if kinds[i] == "full" and node.inputs[i].type.dtype == node.op.out_dtypes[j]}
+    made = kernel_source(node, parallel, inplace)
     if made is None:
         return None
     source, exact = made
     if not exact and not inexact_allowed():
         return None  # NumPy's own exp/log/... keep results independent of the backend
-    classified = _classify(node)
-    assert classified is not None
-    kinds, groups = classified
     # Broadcast inputs whose varying groups turned out empty were read as scalars.
     for i, kind in enumerate(kinds):
         if isinstance(kind, tuple) and not any(kind[g[0]] for g in groups):
@@ -245,23 +261,27 @@ def fused_elemwise_kernel(node: Apply, context: KernelContext) -> Callable | Non
         else:
             in_ndims.append(sum(1 for g in groups if kind[g[0]]))
     sig = tuple([nb.types.intp] * K + [numba_array_type(dt, nd) for dt, nd in zip(in_dts, in_ndims)]
-                + [numba_array_type(dt, K) for dt in out_dts])
+                + [numba_array_type(dt, K) for j, dt in enumerate(out_dts) if j not in inplace])
     module = load_module(source, "fused")
     kern = compile_kernel(module, "kernel", sig, context.report, str(node.op))
     if parallel:
         nb.set_num_threads(min(get_num_threads(), nb.config.NUMBA_NUM_THREADS))
-    return _make_wrapper(node, kern, kinds, groups, in_dts, out_dts, dict(context.destroy), exact)
+    return _make_wrapper(node, kern, kinds, groups, in_dts, out_dts, inplace, exact)
 
 
 def _make_wrapper(node: Apply, kern: Any, kinds: list, groups: list, in_dts: list, out_dts: list,
-                  destroy: dict[int, int], exact: bool) -> Callable:
-    """The Python side of a call: shape check, views of the operands, output buffers."""
+                  inplace: dict[int, int], exact: bool) -> Callable:
+    """The Python side of a call: shape check, views of the operands, output buffers.
+
+    An output in ``inplace`` is written into its input's array when that array can take
+    it (a C-contiguous, writable ndarray); otherwise into a copy of the input, which the
+    kernel then reads and overwrites, so the caller's array is never changed."""
     n = len(node.op.shape)
     ref = kinds.index("full")
     full = [i for i, k in enumerate(kinds) if k == "full"]
     bcast = [(i, k) for i, k in enumerate(kinds) if isinstance(k, tuple)]
     fallback: list = []
-    empty, ndarray, asarray = np.empty, np.ndarray, np.asarray
+    empty, ndarray, asarray, array = np.empty, np.ndarray, np.asarray, np.array
     n_out = len(out_dts)
 
     def reference(*xs: Any) -> Any:
@@ -289,8 +309,15 @@ def _make_wrapper(node: Apply, kern: Any, kinds: list, groups: list, in_dts: lis
         if not sizes:
             sizes.append(1)
         args = list(sizes)
+        written = {}
+        for j, i in inplace.items():
+            t = xs[i]
+            if not (type(t) is ndarray and t.dtype == out_dts[j] and t.flags.c_contiguous
+                    and t.flags.writeable):
+                t = array(t, dtype=out_dts[j], order="C")
+            written[i] = t
         for i, kind in enumerate(kinds):
-            x = xs[i]
+            x = written.get(i, xs[i])
             if type(x) is not ndarray:
                 x = asarray(x, in_dts[i])
             if kind == "scalar":
@@ -301,14 +328,10 @@ def _make_wrapper(node: Apply, kern: Any, kinds: list, groups: list, in_dts: lis
                 args.append(x.reshape([sizes[k] for k, g in enumerate(groups) if kind[g[0]]]))
         outs = []
         for j in range(n_out):
-            target = None
-            if j in destroy:
-                t = xs[destroy[j]]
-                if type(t) is ndarray and t.dtype == out_dts[j] and t.shape == shape \
-                        and t.flags.c_contiguous and t.flags.writeable:
-                    target = t
-            if target is None:
-                target = empty(shape, out_dts[j])
+            if j in inplace:
+                outs.append(written[inplace[j]])
+                continue
+            target = empty(shape, out_dts[j])
             outs.append(target)
             args.append(target.reshape(sizes))
         kern(*args)
@@ -316,5 +339,5 @@ def _make_wrapper(node: Apply, kern: Any, kinds: list, groups: list, in_dts: lis
 
     fused_kernel.nnthe_kernel = "fused"  # type: ignore[attr-defined]
     fused_kernel.nnthe_exact = exact  # type: ignore[attr-defined]
-    fused_kernel.nnthe_destroys = bool(destroy)  # type: ignore[attr-defined]
+    fused_kernel.nnthe_destroys = bool(inplace)  # type: ignore[attr-defined]
     return fused_kernel
