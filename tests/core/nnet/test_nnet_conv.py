@@ -224,3 +224,15 @@ def test_both_im2col_layouts(rng, xs, ws, bm, stride, dil, groups, last):
     assert ys.owner.outputs[1].type.shape == got_cols.shape
     verify_grad(lambda a, b: conv2d(a, b, border_mode=bm, subsample=stride, filter_dilation=dil,
                                     num_groups=groups, filter_flip=True), [x, w], rng=rng)
+
+
+def test_im2col_shape_from_symbolic_sizes():
+    # infer_shape on symbolic input sizes chooses the layout when the function runs.
+    X, W = T.dtensor4("x"), T.dtensor4("w")
+    node = conv2d(X, W, filter_flip=False).owner
+    sizes = [[X.shape[d] for d in range(4)], [W.shape[d] for d in range(4)]]
+    cols_shape = node.op.infer_shape(node, sizes)[1]
+    f = nnthe.function([X, W], list(cols_shape[1:]))
+    for xs, ws in [((3, 8, 6, 6), (5, 8, 3, 3)), ((3, 1, 9, 9), (5, 1, 3, 3))]:
+        got = nnthe.function([X, W], node.outputs[1])(np.zeros(xs), np.zeros(ws))
+        assert tuple(int(d) for d in f(np.zeros(xs), np.zeros(ws))) == got.shape[1:]
