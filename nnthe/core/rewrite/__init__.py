@@ -11,6 +11,6 @@ from .registry import PHASES, Rewrite, apply_rewrites, register, registered_rewr
 
 # Importing a module registers its rewrites: the registry is complete once this package
 # is imported, before anything is compiled.
-from . import basic, fusion, inplace, merge, specialize, stabilize  # noqa: E402,F401
+from . import basic, fusion, inplace, merge, pooling, specialize, stabilize  # noqa: E402,F401
 
 __all__ = ["PHASES", "Rewrite", "apply_rewrites", "register", "registered_rewrites", "select"]

@@ -1,0 +1,127 @@
+"""A boolean mask of a max pool's input, applied at the pooled size.
+
+The gradient of ``relu`` followed by max pooling is ``gt(r, 0) * MaxPoolGrad(r, gz)``:
+a full-resolution mask over a gradient that is zero except at each window's maximum.
+:func:`local_pool_mask` moves the mask inside, onto the pooled output gradient, where it
+reads the forward pool's output instead of ``r`` (4x fewer elements for a 2x2 window).
+Measured on the MNIST CNN's training step (benchmarks/profile_step.py cnn): see the
+commit message.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from ..graph import Apply, Variable
+from ..nnet.pool import MaxPoolGrad, Pool
+from ..ops.elemwise import Cast, Elemwise
+from .patterns import node_name
+from .registry import register
+
+#: Nodes of a mask expression the rewrite rebuilds at most: masks are a comparison or
+#: two, and the bound keeps the rewrite constant-time per node.
+MAX_MASK_NODES = 16
+
+
+def _constant_over_windows(v: Variable, x: Variable) -> bool:
+    """True if ``v`` broadcasts against ``x`` without varying over the two pooled axes
+    (a scalar, a per-channel threshold) and without enlarging ``x``'s shape."""
+    nd, vd = x.type.ndim, v.type.ndim
+    if vd > nd:
+        return False
+    for k, size in enumerate(v.type.shape):
+        d = k + nd - vd
+        if size != 1 and (d >= nd - 2 or size is None or size != x.type.shape[d]):
+            return False
+    return True
+
+
+def _rebuilt_at(m: Variable, x: Variable, px: Variable) -> Variable | None:
+    """``m`` computed with ``px`` in place of ``x``, or None if ``m`` is not an
+    elementwise function of ``x`` and of inputs constant over the pooled axes."""
+    memo: dict[Variable, Variable] = {x: px}
+    stack, visits = [m], 0
+    while stack:
+        v = stack[-1]
+        if v in memo:
+            stack.pop()
+            continue
+        if _constant_over_windows(v, x):
+            memo[v] = v
+            stack.pop()
+            continue
+        owner = v.owner
+        if owner is None or not isinstance(owner.op, (Elemwise, Cast)) or len(owner.outputs) != 1:
+            return None
+        pending = [i for i in owner.inputs if i not in memo]
+        if pending:
+            visits += 1
+            if visits > MAX_MASK_NODES:
+                return None
+            stack.extend(pending)
+            continue
+        memo[v] = owner.op(*[memo[i] for i in owner.inputs])
+        stack.pop()
+    return memo[m]
+
+
+def _forward_pool(fgraph: Any, x: Variable, op: MaxPoolGrad) -> Variable | None:
+    """The output of a max Pool of ``x`` with ``op``'s window, stride and padding."""
+    for reader, _ in fgraph.readers_of(x):
+        if isinstance(getattr(reader, "op", None), Pool) and reader.op._kwargs() == op._kwargs():
+            return reader.outputs[0]
+    return None
+
+
+@register("specialize", "specialize", "pool_mask", tracks=(Elemwise,))
+def local_pool_mask(fgraph: Any, node: Apply):
+    """``f(x) * MaxPoolGrad(x, gz)`` -> ``MaxPoolGrad(x, gz * f(pool(x)))`` for a boolean
+    elementwise ``f`` of the pool's input ``x`` (and of inputs that do not vary over the
+    pooled axes), when the forward ``pool(x)`` is in the graph.
+
+    Why it is valid: ``MaxPoolGrad(x, gz)`` routes each window's ``gz`` to the window's
+    argmax, where ``x`` equals the pooled value, and writes ``gz * 0`` everywhere else.
+    With ``f`` in {0, 1} both sides compute the same products of the same ``gz`` values,
+    so the results are bitwise equal, NaN and inf in ``gz`` included (``inf * 0`` is NaN
+    on both sides, at the same positions). Padding and ``ignore_border=False`` only add
+    ``-inf`` elements, which are never a window's argmax unless the whole window is
+    padding, and then its gradient is dropped on both sides. Overlapping windows
+    (stride < window) sum several ``gz`` at one position; all those windows pool to that
+    position's ``x``, so ``f`` is the same for each and ``f * sum == sum of f * gz`` in
+    the same order, except that where ``f`` is 0, ``0 * (a negative sum)`` is -0.0
+    against the rewritten +0.0, and ``0 * (a sum that overflowed to inf)`` is NaN
+    against 0.
+
+    When it is not: where ``x`` at the argmax differs from the pooled value, which
+    happens for a window holding a NaN after its first element (the pool returns the
+    NaN, the gradient's argmax, a first strict maximum, skips it: the rewritten mask is
+    ``f(NaN)`` there) and for a tie of -0.0 and +0.0 (the pool returns the later, the
+    argmax is the first; only an ``f`` that tells them apart, such as ``1 / x > 0``,
+    differs). A float ``f`` is not rewritten: where it is inf or NaN at a position that
+    gets no gradient, ``f * 0`` is NaN and the rewritten graph has 0, and values other
+    than 0 and 1 round differently in a sum of overlapping windows. Average pooling is
+    never rewritten: its gradient reaches every element of a window, each with its own
+    ``f(x)``. Without a forward pool of ``x`` in the graph (a function that returns only
+    the gradient) nothing changes rather than adding a pool.
+    """
+    if node_name(node) != "mul":
+        return None
+    for k, g in enumerate(node.inputs):
+        grad = g.owner
+        if grad is not None and isinstance(grad.op, MaxPoolGrad) and grad.op.mode == "max":
+            break
+    else:
+        return None
+    m = node.inputs[1 - k]
+    x, gz = grad.inputs
+    out = node.outputs[0]
+    if (m.type.dtype != "bool" or out.type.dtype != x.type.dtype or out.type.ndim != x.type.ndim
+            or not fgraph.only_reader(g, node)):
+        return None  # another reader of g would keep the full-size gradient alive
+    px = _forward_pool(fgraph, x, grad.op)
+    pm = None if px is None else _rebuilt_at(m, x, px)
+    if pm is None:
+        return None
+    gy = node.op(*((gz, pm) if k == 0 else (pm, gz)))
+    if gy.type.dtype != x.type.dtype:
+        return None
+    return [grad.op(x, gy)]
