@@ -4,8 +4,9 @@ The gradient of ``relu`` followed by max pooling is ``gt(r, 0) * MaxPoolGrad(r, 
 a full-resolution mask over a gradient that is zero except at each window's maximum.
 :func:`local_pool_mask` moves the mask inside, onto the pooled output gradient, where it
 reads the forward pool's output instead of ``r`` (4x fewer elements for a 2x2 window).
-Measured on the MNIST CNN's training step (benchmarks/profile_step.py cnn): see the
-commit message.
+Measured on the MNIST CNN's training step (batch 128, one thread, load ~1.7, medians of
+interleaved runs): the first layer's mask 1.03 -> 0.17 ms with numba kernels and
+1.6 -> 0.32 ms with NumPy; the step 37.3 -> 36.8 ms and 47.4 -> 46.2 ms.
 """
 from __future__ import annotations
 
@@ -81,10 +82,10 @@ def local_pool_mask(fgraph: Any, node: Apply):
     Why it is valid: ``MaxPoolGrad(x, gz)`` routes each window's ``gz`` to the window's
     argmax, where ``x`` equals the pooled value, and writes ``gz * 0`` everywhere else.
     With ``f`` in {0, 1} both sides compute the same products of the same ``gz`` values,
-    so the results are bitwise equal, NaN and inf in ``gz`` included (``inf * 0`` is NaN
-    on both sides, at the same positions). Padding and ``ignore_border=False`` only add
-    ``-inf`` elements, which are never a window's argmax unless the whole window is
-    padding, and then its gradient is dropped on both sides. Overlapping windows
+    so the results are bitwise equal, NaN and inf in ``gz`` included (``inf * 0`` is the
+    same NaN on both sides, at the same positions). Padding and ``ignore_border=False``
+    only add ``-inf`` elements; a window whose argmax falls on them (it holds nothing
+    but ``-inf``) drops its gradient on both sides. Overlapping windows
     (stride < window) sum several ``gz`` at one position; all those windows pool to that
     position's ``x``, so ``f`` is the same for each and ``f * sum == sum of f * gz`` in
     the same order, except that where ``f`` is 0, ``0 * (a negative sum)`` is -0.0
