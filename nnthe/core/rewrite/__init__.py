@@ -2,9 +2,10 @@
 
 Rewrites are small named functions registered in phases (see :mod:`.registry`):
 merge (common subexpressions), useless (identities such as ``x * 1``), canonicalize,
-stabilize (``log(1 + x)`` -> ``log1p(x)``, ...), specialize (``x ** 2`` -> ``sqr(x)``),
-constant folding, fusion of elementwise chains evaluated block by block, and in-place
-elementwise operations on dead buffers.
+stabilize (``log(1 + x)`` -> ``log1p(x)``, ...), specialize (``x ** 2`` -> ``sqr(x)``; a
+ReLU-style mask of a max pool's input applied at the pooled size), constant folding,
+fusion of elementwise chains evaluated block by block, and in-place elementwise
+operations on dead buffers.
 Switch one off by name: ``nnthe.function(..., mode=Mode(exclude=['local_log1p']))``.
 """
 from .registry import PHASES, Rewrite, apply_rewrites, register, registered_rewrites, select
