@@ -8,6 +8,8 @@ Where the linker chose a compiled kernel (:mod:`nnthe.core.kernels`), DebugMode 
 runs the op's NumPy ``perform`` on copies of the same inputs and compares: bit for bit
 when the kernel says it is exact (+ - * / sqrt, comparisons, max/min without fastmath),
 to ``rtol``/``atol`` otherwise (transcendental functions, sums in another order).
+Outputs a kernel lists in ``nnthe_placeholders`` (a cache for another op that the kernel
+does not fill, such as Conv2d's im2col matrix) are exempt from these checks.
 ``NanGuardMode`` stops at the first op that produces a NaN or an infinity and names it,
 with the line where it was created.
 """
@@ -17,7 +19,8 @@ from typing import Any, Callable
 
 import numpy as np
 
-from ..graph import Apply, Constant, Op, Variable, format_site
+from ..graph import Apply, Constant, Op, Variable, ancestors, format_site
+from ..shared import SharedVariable
 from ..types import TensorType
 from .function import function
 from .mode import CheckFailed, Mode, register_mode
@@ -61,9 +64,9 @@ def _describe_value(var: Variable, value: Any) -> str:
     return f"{var!r}: {arr.dtype}{arr.shape}" + (f" ({', '.join(flags)})" if flags else "")
 
 
-def _check_infer_shape(node: Apply, args: tuple, values: tuple) -> None:
+def _check_infer_shape(node: Apply, args: tuple, values: tuple, skip: frozenset = frozenset()) -> None:
     """Compare the op's ``infer_shape`` (given the actual input shapes) with the shapes
-    of the values it returned."""
+    of the values it returned (but those of the outputs in ``skip``)."""
     if type(node.op).infer_shape is Op.infer_shape:
         return  # the op does not implement it
     in_shapes = [tuple(int(d) for d in np.shape(a)) for a in args]
@@ -74,11 +77,18 @@ def _check_infer_shape(node: Apply, args: tuple, values: tuple) -> None:
     # A symbolic dimension may read the node's inputs (a gradient op's shape argument):
     # evaluate it on the values this call gave them.
     fed = {i: a for i, a in zip(node.inputs, args) if not isinstance(i, Constant)}
-    for o, v, shape in zip(node.outputs, values, inferred):
+    for k, (o, v, shape) in enumerate(zip(node.outputs, values, inferred)):
+        if k in skip:
+            continue
         dims = []
         for d in shape:
             if isinstance(d, Variable):
-                d = function(list(fed), d, mode="FAST_COMPILE", on_unused_input="ignore")(*fed.values())
+                # Only the inputs the dimension reads: another input may hold a value its
+                # type does not describe (a kernel's placeholder), and a shared variable
+                # cannot be an explicit input (the function reads its current value).
+                read = {id(a) for a in ancestors([d])}
+                feed = {i: a for i, a in fed.items() if id(i) in read and not isinstance(i, SharedVariable)}
+                d = function(list(feed), d, mode="FAST_COMPILE", on_unused_input="ignore")(*feed.values())
             dims.append(int(d))
         if tuple(dims) != np.shape(v):
             raise DebugModeError(
@@ -87,9 +97,12 @@ def _check_infer_shape(node: Apply, args: tuple, values: tuple) -> None:
 
 
 def _compare_kernel(node: Apply, expected: tuple, got: tuple, exact: bool, rtol: float,
-                    atol: float) -> None:
-    """Raise DebugModeError if a kernel's outputs differ from the op's ``perform``."""
-    for o, e, g in zip(node.outputs, expected, got):
+                    atol: float, skip: frozenset = frozenset()) -> None:
+    """Raise DebugModeError if a kernel's outputs (but those in ``skip``) differ from the
+    op's ``perform``."""
+    for k, (o, e, g) in enumerate(zip(node.outputs, expected, got)):
+        if k in skip:
+            continue
         e, g = np.asarray(e), np.asarray(g)
         if e.shape != g.shape or e.dtype != g.dtype:
             raise DebugModeError(f"{_describe(node)}: its kernel returned {g.dtype}{g.shape} for "
@@ -114,13 +127,14 @@ def _kernel_checked(node: Apply, thunk: Callable, rtol: float, atol: float) -> C
     (the kernel may overwrite them)."""
     several = len(node.outputs) > 1
     exact = bool(getattr(thunk, "nnthe_exact", False))
+    skip = frozenset(getattr(thunk, "nnthe_placeholders", ()))
 
     def kernel_checked(*args: Any) -> Any:
         copies = [a.copy() if isinstance(a, np.ndarray) else a for a in args]
         expected = node.op.perform(node, *copies)
         result = thunk(*args)
         _compare_kernel(node, expected if several else (expected,),
-                        result if several else (result,), exact, rtol, atol)
+                        result if several else (result,), exact, rtol, atol, skip)
         return result
     return kernel_checked
 
@@ -135,12 +149,13 @@ class DebugMode(Mode):
         self.atol = atol
 
     def thunk_wrapper(self, node: Apply, thunk: Callable) -> Callable:
+        skip = frozenset(getattr(thunk, "nnthe_placeholders", ()))
         if getattr(thunk, "nnthe_kernel", None):
             thunk = _kernel_checked(node, thunk, self.rtol, self.atol)
 
         def check(args: tuple, values: tuple) -> None:
-            for o, v in zip(node.outputs, values):
-                if not isinstance(o.type, TensorType):
+            for k, (o, v) in enumerate(zip(node.outputs, values)):
+                if not isinstance(o.type, TensorType) or k in skip:
                     continue
                 arr = np.asarray(v)
                 if arr.dtype != o.type.numpy_dtype or arr.ndim != o.type.ndim \
@@ -148,7 +163,7 @@ class DebugMode(Mode):
                     raise DebugModeError(
                         f"{_describe(node)} returned {arr.dtype}{arr.shape} but its node "
                         f"declares {o.type}")
-            _check_infer_shape(node, args, values)
+            _check_infer_shape(node, args, values, skip)
         return _checked(node, thunk, check)
 
     def wrap_function(self, fn: Any, inputs: list, outputs: list, updates: list) -> Any:

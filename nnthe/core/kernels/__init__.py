@@ -9,13 +9,14 @@ only when a function that uses a kernel is linked. Kernels:
 - :mod:`.fused`: one generated loop per fused elementwise program, cached on disk
   (:mod:`.cache`);
 - :mod:`.pool`: max pooling and its gradient;
-- :mod:`.conv`: the input gradient of a convolution (one GEMM and a compiled col2im).
+- :mod:`.conv`: the input gradient of a convolution (one GEMM and a compiled col2im);
+- :mod:`.direct_conv`: direct convolution and filter gradient for few input channels.
 """
 from .backend import (BACKENDS, get_num_threads, numba_available, resolve_backend,
                       set_num_threads)
 from .cache import cache_dir
 from .registry import KernelContext, KernelReport, has_kernel, kernel_thunk, register_kernel
-from . import conv, fused, pool  # noqa: F401  (register their kernels)
+from . import conv, direct_conv, fused, pool  # noqa: F401  (register their kernels)
 
 __all__ = ["BACKENDS", "KernelContext", "KernelReport", "cache_dir", "get_num_threads",
            "has_kernel", "kernel_thunk", "numba_available", "register_kernel", "resolve_backend",

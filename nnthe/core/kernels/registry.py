@@ -5,7 +5,10 @@ The linker asks :func:`kernel_thunk` for each node before falling back to the op
 unsupported dtype or function, say); the op's NumPy ``perform`` is then used, as it is
 for every op without a factory. Thunks a factory makes carry two attributes that
 DebugMode reads: ``nnthe_kernel`` (a short name) and ``nnthe_exact`` (True when the
-kernel must match ``perform`` bit for bit).
+kernel must match ``perform`` bit for bit); optionally ``nnthe_placeholders``, the indices
+of outputs the kernel leaves as placeholders (an op's cache for another op that the
+consumers validate and rebuild, such as Conv2d's im2col matrix), which DebugMode neither
+compares with ``perform`` nor checks against the output's type.
 """
 from __future__ import annotations
 

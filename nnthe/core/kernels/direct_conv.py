@@ -1,0 +1,294 @@
+"""Direct convolution kernels for convolutions with few input channels (a CNN's first layer).
+
+NumPy's :class:`~nnthe.core.nnet.conv.Conv2d` builds the im2col matrix (``Cg*kh*kw`` rows
+of ``N*OH*OW``), runs one GEMM into a (K, N*OH*OW) matrix and transposes that to NCHW;
+:class:`~nnthe.core.nnet.conv.Conv2dGradWeights` transposes ``gy`` to (K, N*OH*OW) and
+runs one GEMM with the same im2col matrix. When ``Cg*kh*kw`` is small the GEMMs are cheap
+and those copies are most of the time: for the MNIST CNN's first layer (1 -> 32
+channels, 5x5, 28x28, batch 128) the matrices move ~26 MB for 118 MFLOP. These kernels
+read the input where it lies and write NCHW directly:
+
+- forward: for each image, output channel and output row, every output element is the
+  sum of its ``Cg*kh*kw`` products, computed left to right with the filter taps held in
+  locals; the innermost loop runs over the output row, whose length ``OW`` is a
+  compile-time constant, so that LLVM vectorises it without a scalar remainder loop;
+- filter gradient: for each output channel, a (taps, OW) array of partial sums,
+  updated from ``ROWS`` output rows at a time (fewer stores per product), summed over
+  ``OW`` at the end. ``gy`` is read in its NCHW layout.
+
+The window, strides, dilation, channels per group, filters per group and ``OW`` are
+compiled in (one small generated module per geometry, in the disk cache); zero padding
+is a copy of the (small) input. Products may be contracted into FMAs (numba's
+``fastmath={'contract'}``, nothing else: NaN and Inf propagate as in the GEMM), and the
+sums run in another order than BLAS's, so both kernels are inexact: DebugMode compares
+them with its tolerance.
+
+**Conv2d's second output.** ``perform`` returns the im2col matrix for the filter
+gradient to reuse; the forward kernel does not build it and returns an empty
+``(G, 0, 0)`` array of the input's dtype instead. :class:`Conv2dGradWeights` checks the
+matrix's shape and builds its own when it does not match, so a gradient that runs
+``perform`` stays correct, and one that runs the kernel here never needs the matrix:
+in a training graph where both kernels apply it is never built. The thunk lists that
+output in ``nnthe_placeholders``, so DebugMode does not compare it with ``perform``'s.
+
+**Where they are used** (:func:`pays`): ``Cg*kh*kw <= MAX_TAPS``, ``OW >= MIN_OW`` and
+the input's width known statically (it fixes ``OW``); groups, strides, padding and
+dilation are all handled. See :data:`MAX_TAPS` for the measurements behind the rule.
+"""
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import numpy as np
+
+from ..graph import Apply
+from ..nnet.conv import Conv2d, Conv2dGradWeights, conv_output_shape
+from .backend import get_num_threads, numba
+from .cache import load_module
+from .registry import KernelContext, compile_kernel, numba_array_type, register_kernel
+
+#: The largest ``Cg*kh*kw`` (products per output element) the kernels take.
+MAX_TAPS = 75
+#: The shortest output row the kernels take (shorter rows vectorise poorly).
+MIN_OW = 8
+#: Output rows the filter gradient folds into its partial sums at once.
+ROWS = 4
+_DTYPES = ("float32", "float64")
+
+_HEADER = """\
+import numpy as np
+import numba
+
+# {geometry}
+FLAGS = dict(cache=True, error_model="numpy", fastmath={{"contract"}}, nogil=True)
+"""
+
+_DRIVERS = """
+
+@numba.njit(cache=True, nogil=True{parallel})
+def conv_forward(x, w, out, chunks):
+    # Images split into `chunks` runs, one per thread; the body is its own function so
+    # that parallel=True does not change its code generation.
+    N = out.shape[0]
+    for q in {range}(chunks):
+        for n in range(q * N // chunks, (q + 1) * N // chunks):
+            _forward_image(x, w, out, n)
+
+
+@numba.njit(cache=True, nogil=True{parallel})
+def conv_grad_weights(x, gy, gw, chunks):
+    # Output channels split into `chunks` runs; each channel's sums are its own.
+    K = gy.shape[1]
+    for q in {range}(chunks):
+        for k in range(q * K // chunks, (q + 1) * K // chunks):
+            _grad_weights_channel(x, gy, gw, k)
+"""
+
+
+def _taps(cg: int, kh: int, kw: int) -> list[tuple[int, int, int]]:
+    """The (c, i, j) taps of a filter, in ``perform``'s (row-major) order."""
+    return [(c, i, j) for c in range(cg) for i in range(kh) for j in range(kw)]
+
+
+def kernel_source(cg: int, kg: int, kh: int, kw: int, stride: tuple[int, int],
+                  dil: tuple[int, int], ow: int, parallel: bool) -> str:
+    """The generated module of one geometry (on a padded input: no bounds checks).
+
+    ``x`` is (N, C, Hp, Wp), ``w`` (K, Cg, kh, kw) (already flipped if the op flips),
+    ``out`` and ``gy`` (N, K, OH, OW), ``gw`` (K, Cg*kh*kw); all C-contiguous.
+    """
+    (sh, sw), (dh, dw) = stride, dil
+    taps = _taps(cg, kh, kw)
+    geometry = (f"Cg={cg} Kg={kg} kernel={kh}x{kw} stride={stride} dilation={dil} OW={ow} "
+                f"rows={ROWS} parallel={parallel}")
+    L = [_HEADER.format(geometry=geometry), "",
+         "@numba.njit(**FLAGS)",
+         "def _forward_image(x, w, out, n):",
+         "    K, OH = out.shape[1], out.shape[2]",
+         "    for k in range(K):",
+         f"        c0 = (k // {kg}) * {cg}"]
+    L += [f"        w{t} = w[k, {c}, {i}, {j}]" for t, (c, i, j) in enumerate(taps)]
+    L += ["        for a in range(OH):",
+          f"            y = a * {sh}",
+          f"            for b in range({ow}):",
+          f"                xb = b * {sw}"]
+    terms = [f"w{t} * x[n, c0 + {c}, y + {i * dh}, xb + {j * dw}]" for t, (c, i, j) in enumerate(taps)]
+    L.append("                out[n, k, a, b] = " + " + ".join(terms))
+
+    def rows_body(rows: int, indent: str) -> list[str]:
+        # One output column b of `rows` output rows: the gy values, each distinct input
+        # value once, then every tap's partial sum (rows in order, then accumulated).
+        body = [f"{indent}xb = b * {sw}"]
+        body += [f"{indent}g{r} = gy[n, k, a + {r}, b]" for r in range(rows)]
+        loads: dict[tuple[int, int, int], str] = {}
+        for c, i, j in taps:
+            for r in range(rows):
+                key = (c, r * sh + i * dh, j * dw)
+                if key not in loads:
+                    loads[key] = f"v{len(loads)}"
+                    body.append(f"{indent}{loads[key]} = x[n, c0 + {key[0]}, y + {key[1]}, xb + {key[2]}]")
+        for t, (c, i, j) in enumerate(taps):
+            s = " + ".join(f"g{r} * {loads[(c, r * sh + i * dh, j * dw)]}" for r in range(rows))
+            body.append(f"{indent}acc[{t}, b] += {s}")
+        return body
+
+    L += ["", "", "@numba.njit(**FLAGS)",
+          "def _grad_weights_channel(x, gy, gw, k):",
+          "    N, OH = gy.shape[0], gy.shape[2]",
+          f"    c0 = (k // {kg}) * {cg}",
+          f"    acc = np.zeros(({len(taps)}, {ow}), gw.dtype)",
+          "    for n in range(N):",
+          "        a = 0",
+          f"        while a + {ROWS} <= OH:",
+          f"            y = a * {sh}",
+          f"            for b in range({ow}):"]
+    L += rows_body(ROWS, " " * 16)
+    L += [f"            a += {ROWS}",
+          "        while a < OH:",
+          f"            y = a * {sh}",
+          f"            for b in range({ow}):"]
+    L += rows_body(1, " " * 16)
+    L += ["            a += 1"]
+    L += [f"    for t in range({len(taps)}):",
+          "        s = gw.dtype.type(0)",
+          f"        for b in range({ow}):",
+          "            s += acc[t, b]",
+          "        gw[k, t] = s"]
+    src = "\n".join(L) + "\n"
+    return src + _DRIVERS.format(parallel=", parallel=True" if parallel else "",
+                                 range="numba.prange" if parallel else "range")
+
+
+def pays(cg: int, kh: int, kw: int, ow: int | None) -> bool:
+    """Whether the direct kernels are used for a convolution with ``cg`` input channels
+    per group, a ``kh x kw`` window and output rows of ``ow`` (None: unknown, never)."""
+    return ow is not None and ow >= MIN_OW and cg * kh * kw <= MAX_TAPS
+
+
+def _chunks() -> tuple[int, bool]:
+    """Threads for the kernels linked now, and whether to compile them parallel."""
+    threads = get_num_threads()
+    if threads > 1:
+        nb = numba()
+        threads = min(threads, nb.config.NUMBA_NUM_THREADS)
+        nb.set_num_threads(threads)
+    return threads, threads > 1
+
+
+def _padded(x: np.ndarray, ph: int, pw: int) -> np.ndarray:
+    """``x`` zero-padded on its spatial axes, C-contiguous (a view when it already is)."""
+    if not ph and not pw:
+        return np.ascontiguousarray(x)
+    n, c, h, w = x.shape
+    xp = np.zeros((n, c, h + 2 * ph, w + 2 * pw), x.dtype)
+    xp[:, :, ph:ph + h, pw:pw + w] = x
+    return xp
+
+
+class _Geometry:
+    """What a node's static types fix: channels, window, padding and ``OW``; None from
+    :meth:`of` when the kernels do not take the node."""
+
+    def __init__(self, op: Any, c: int, k: int, kh: int, kw: int, w_in: int) -> None:
+        self.op = op
+        self.c, self.k, self.kh, self.kw = c, k, kh, kw
+        self.g = op.num_groups
+        self.cg, self.kg = c // self.g, k // self.g
+        self.pad = op._pads(kh, kw)
+        self.w_in = w_in
+        self.ow = conv_output_shape((None, c, None, w_in), (k, self.cg, kh, kw), op.border_mode,
+                                    op.subsample, op.filter_dilation)[3]
+
+    @classmethod
+    def of(cls, op: Any, dtype: str, dtypes: tuple, c: Any, k: Any, kh: Any, kw: Any,
+           w_in: Any) -> "_Geometry | None":
+        if dtype not in _DTYPES or any(d != dtype for d in dtypes):
+            return None
+        if None in (c, k, kh, kw, w_in) or c % op.num_groups or k % op.num_groups:
+            return None
+        try:
+            geo = cls(op, c, k, kh, kw, w_in)
+        except ValueError:
+            return None  # a kernel that does not fit: perform raises the precise error
+        return geo if pays(geo.cg, kh, kw, geo.ow) else None
+
+    def module(self, parallel: bool) -> Any:
+        src = kernel_source(self.cg, self.kg, self.kh, self.kw, self.op.subsample,
+                            self.op.filter_dilation, self.ow, parallel)
+        return load_module(src, f"dconv{self.kh}x{self.kw}c{self.cg}")
+
+    def out_h(self, h: int) -> int:
+        """The output height for an input of height ``h`` (< 1 if the window does not fit)."""
+        sh, dh = self.op.subsample[0], self.op.filter_dilation[0]
+        return (h + 2 * self.pad[0] - dh * (self.kh - 1) - 1) // sh + 1
+
+    def matches(self, x: np.ndarray) -> bool:
+        """True if the run-time input has the channels and width compiled in."""
+        return x.ndim == 4 and x.shape[1] == self.c and x.shape[3] == self.w_in and self.out_h(x.shape[2]) >= 1
+
+
+@register_kernel(Conv2d)
+def conv2d_kernel(node: Apply, context: KernelContext) -> Callable | None:
+    """The direct forward convolution (None where :func:`pays` says perform is faster)."""
+    op = node.op
+    x_t, w_t = node.inputs[0].type, node.inputs[1].type
+    k, cg, kh, kw = w_t.shape
+    c = x_t.shape[1]
+    if cg is not None and c is not None and c != cg * op.num_groups:
+        return None
+    geo = _Geometry.of(op, x_t.dtype, (w_t.dtype,), c, k, kh, kw, x_t.shape[3])
+    if geo is None:
+        return None
+    chunks, parallel = _chunks()
+    dt = np.dtype(x_t.dtype)
+    a4 = numba_array_type(dt, 4)
+    kern = compile_kernel(geo.module(parallel), "conv_forward", (a4, a4, a4, numba().types.intp),
+                          context.report, "conv_forward")
+    ph, pw = geo.pad
+    wshape = (k, cg, kh, kw)
+
+    def conv_forward(x: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        if not geo.matches(x) or w.shape != wshape or x.dtype != dt or w.dtype != dt:
+            return op.perform(node, x, w)
+        xp = _padded(x, ph, pw)
+        wc = np.ascontiguousarray(op._eff_filters(w))
+        out = np.empty((x.shape[0], k, geo.out_h(x.shape[2]), geo.ow), dt)
+        kern(xp, wc, out, chunks)
+        # No im2col matrix: Conv2dGradWeights builds its own if it needs one.
+        return out, np.empty((geo.g, 0, 0), dt)
+
+    conv_forward.nnthe_kernel = "conv_forward"  # type: ignore[attr-defined]
+    conv_forward.nnthe_exact = False  # type: ignore[attr-defined]
+    conv_forward.nnthe_placeholders = frozenset({1})  # type: ignore[attr-defined]
+    return conv_forward
+
+
+@register_kernel(Conv2dGradWeights)
+def conv_grad_weights_kernel(node: Apply, context: KernelContext) -> Callable | None:
+    """The direct filter gradient (None where :func:`pays` says perform is faster)."""
+    op = node.op
+    x_t, gy_t = node.inputs[0].type, node.inputs[1].type
+    k, cg, kh, kw = node.outputs[0].type.shape
+    geo = _Geometry.of(op, x_t.dtype, (gy_t.dtype,), x_t.shape[1], k, kh, kw, x_t.shape[3])
+    if geo is None:
+        return None
+    chunks, parallel = _chunks()
+    dt = np.dtype(x_t.dtype)
+    a4 = numba_array_type(dt, 4)
+    kern = compile_kernel(geo.module(parallel), "conv_grad_weights",
+                          (a4, a4, numba_array_type(dt, 2), numba().types.intp),
+                          context.report, "conv_grad_weights")
+    ph, pw = geo.pad
+
+    def conv_grad_weights(x: np.ndarray, gy: np.ndarray, hw: Any, cols: Any = None) -> np.ndarray:
+        # The im2col matrix `cols` is not needed (it may be the forward kernel's placeholder).
+        if not geo.matches(x) or (int(hw[0]), int(hw[1])) != (kh, kw) or x.dtype != dt \
+                or gy.dtype != dt or gy.shape != (x.shape[0], k, geo.out_h(x.shape[2]), geo.ow):
+            return op.perform(node, x, gy, hw, *(() if cols is None else (cols,)))
+        gw = np.empty((k, geo.cg, kh, kw), dt)
+        kern(_padded(x, ph, pw), np.ascontiguousarray(gy), gw.reshape(k, -1), chunks)
+        return np.ascontiguousarray(op._eff_filters(gw)) if op.filter_flip else gw
+
+    conv_grad_weights.nnthe_kernel = "conv_grad_weights"  # type: ignore[attr-defined]
+    conv_grad_weights.nnthe_exact = False  # type: ignore[attr-defined]
+    return conv_grad_weights
