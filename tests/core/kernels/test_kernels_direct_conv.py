@@ -1,7 +1,7 @@
 """The direct convolution kernels (forward and filter gradient) against perform."""
 import numpy as np
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings, strategies as st
 
 from kernel_testutil import thunk_of, var
 
@@ -24,6 +24,13 @@ GEOMETRIES = [
     (1, 1, 2, (1, 3), (3, 1), (1, 1), (0, 1), 9),
 ]
 RTOL = {"float32": 1e-5, "float64": 1e-12}
+
+
+@pytest.fixture
+def anywhere(monkeypatch):
+    """The kernels on every geometry they can compute, not only where they pay (small
+    test geometries, strides along the width)."""
+    monkeypatch.setattr(direct_conv, "pays", lambda *args: True)
 
 
 def ops(geometry, flip=False):
@@ -53,11 +60,12 @@ def close(got, expected, dtype):
 
 
 @pytest.mark.filterwarnings("ignore:invalid value:RuntimeWarning")  # perform's dot on inf
-@settings(max_examples=25, deadline=None)
+# The fixture only patches a module attribute: it may be shared by every example.
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(st.sampled_from(GEOMETRIES), st.sampled_from(["float32", "float64"]), st.integers(1, 5),
        st.integers(4, 13), st.booleans(), st.sampled_from(["none", "nan", "inf"]),
        st.booleans(), st.integers(0, 2**31))
-def test_kernels_match_perform(geometry, dtype, n, h, flip, special, strided, seed):
+def test_kernels_match_perform(anywhere, geometry, dtype, n, h, flip, special, strided, seed):
     cg, g, kg, (kh, kw), _, dil, _, width = geometry
     fnode, gnode = nodes(geometry, dtype, flip)
     fop, gop = fnode.op, gnode.op
@@ -89,7 +97,7 @@ def test_kernels_match_perform(geometry, dtype, n, h, flip, special, strided, se
     np.testing.assert_array_equal(gop.perform(gnode, x, gy, hw, cols), gw_ref)
 
 
-def test_a_gradient_node_without_the_im2col_input():
+def test_a_gradient_node_without_the_im2col_input(anywhere):
     geometry = GEOMETRIES[0]
     gop = ops(geometry)[1]
     node = gop.make_node(var("float64", (None, 1, None, 12)), var("float64", (None, 3, None, 10)), [3, 3])
@@ -106,7 +114,11 @@ def test_declined_geometries_keep_perform():
     big = Conv2d().make_node(var("float32", (None, 32, 12, 12)), var("float32", (32, 32, 5, 5)))
     assert no_kernel(big)  # 800 taps: the im2col GEMM is faster
     assert no_kernel(Conv2d().make_node(var("float32", (None, 1, 12, None)), var("float32", (4, 1, 3, 3))))
-    assert no_kernel(Conv2d().make_node(var("float32", (None, 1, 9, 9)), var("float32", (4, 1, 3, 3))))  # OW 7
+    ow = direct_conv.MIN_OW
+    assert no_kernel(Conv2d().make_node(var("float32", (None, 1, 9, ow + 1)), var("float32", (4, 1, 3, 3))))
+    assert not no_kernel(Conv2d().make_node(var("float32", (None, 1, 9, ow + 2)), var("float32", (4, 1, 3, 3))))
+    strided = Conv2d(subsample=(1, 2)).make_node(var("float32", (None, 1, 9, 4 * ow)), var("float32", (4, 1, 3, 3)))
+    assert no_kernel(strided)  # strided loads along the row: slower than perform
     assert no_kernel(Conv2d().make_node(var("float32", (None, 1, 9, 12)), var("float32", (None, 1, 3, 3))))
     assert no_kernel(Conv2d().make_node(var("float16", (None, 1, 9, 12)), var("float16", (4, 1, 3, 3))))
     assert no_kernel(Conv2dGradWeights().make_node(var("float32", (None, 32, 12, 12)),
@@ -115,10 +127,11 @@ def test_declined_geometries_keep_perform():
                                                    var("float32", (None, 4, 10, 10)), var("int64", (2,))))
     taps = direct_conv.MAX_TAPS
     assert direct_conv.pays(1, 1, taps, 24) and not direct_conv.pays(1, 1, taps + 1, 24)
-    assert not direct_conv.pays(1, 3, 3, None) and not direct_conv.pays(1, 3, 3, direct_conv.MIN_OW - 1)
+    assert not direct_conv.pays(1, 3, 3, None) and not direct_conv.pays(1, 3, 3, ow - 1)
+    assert direct_conv.pays(1, 3, 3, ow, 1) and not direct_conv.pays(1, 3, 3, ow, 2)
 
 
-def test_run_time_mismatches_fall_back_to_perform():
+def test_run_time_mismatches_fall_back_to_perform(anywhere):
     fnode, gnode = nodes(GEOMETRIES[0], "float64")
     fk, gk = thunk_of(fnode), thunk_of(gnode)
     rng = np.random.default_rng(1)
@@ -137,16 +150,16 @@ def test_run_time_mismatches_fall_back_to_perform():
 
 
 def small_cnn(mode, steps=2):
-    """A first layer the kernels take (1 channel, 5x5, OW 12), a second they do not."""
+    """A first layer the kernels take (1 channel, 5x5, OW 16), a second they do not."""
     rng = np.random.default_rng(0)
     W1 = nnthe.shared(rng.normal(size=(6, 1, 5, 5)).astype("float32") * 0.2, name="W1")
     W2 = nnthe.shared(rng.normal(size=(4, 6, 5, 5)).astype("float32") * 0.1, name="W2")
-    X = T.tensor4("X", shape=(None, 1, 16, 16))
+    X = T.tensor4("X", shape=(None, 1, 20, 20))
     h = T.nnet.pool_2d(T.nnet.relu(T.nnet.conv2d(X, W1, filter_flip=False)), (2, 2))
     loss = (T.nnet.conv2d(h, W2, border_mode="half") ** 2).mean()
     updates = [(p, p - 0.01 * g) for p, g in zip([W1, W2], nnthe.grad(loss, [W1, W2]))]
     f = nnthe.function([X], loss, updates=updates, mode=mode)
-    x = rng.normal(size=(3, 1, 16, 16)).astype("float32")
+    x = rng.normal(size=(3, 1, 20, 20)).astype("float32")
     return f, [float(f(x)) for _ in range(steps)], W1.get_value(), W2.get_value()
 
 
@@ -186,7 +199,7 @@ def test_generated_source_compiles_the_geometry_in():
     assert "numba.prange" in direct_conv.kernel_source(1, 32, 5, 5, (1, 1), (1, 1), 24, parallel=True)
 
 
-def test_two_kernel_threads(monkeypatch):
+def test_two_kernel_threads(anywhere, monkeypatch):
     monkeypatch.setattr(direct_conv, "get_num_threads", lambda: 2)
     fnode, gnode = nodes(GEOMETRIES[0], "float32")
     rng = np.random.default_rng(2)
