@@ -11,6 +11,7 @@ from nnthe.core.compile.debugmode import DebugMode, DebugModeError
 from nnthe.core.compile.mode import Mode
 from nnthe.core.kernels import KernelContext, KernelReport, kernel_thunk, registry
 from nnthe.core.kernels import direct_conv
+from nnthe.core.nnet import conv as conv_module
 from nnthe.core.nnet.conv import Conv2d, Conv2dGradWeights
 
 #: (Cg, groups, Kg, (kh, kw), stride, dilation, border_mode, W): each is one compiled
@@ -171,6 +172,20 @@ def test_training_step_agrees_with_numpy_and_links_both_kernels():
     np.testing.assert_allclose(b1, b2, rtol=1e-5, atol=1e-6)
     names = {e[0] for e in f.kernel_report.entries}
     assert {"conv_forward", "conv_grad_weights"} <= names
+
+
+def test_a_training_step_never_builds_the_first_layers_im2col_matrix(monkeypatch):
+    f = small_cnn(Mode(kernels="numba"), steps=0)[0]
+    built = []
+    real = conv_module._im2col
+
+    def counting(x, *args):
+        built.append(x.shape[1])
+        return real(x, *args)
+
+    monkeypatch.setattr(conv_module, "_im2col", counting)
+    f(np.zeros((2, 1, 20, 20), "float32"))
+    assert built == [6]  # only the second layer's (6 channels, perform's forward pass)
 
 
 def test_debugmode_compares_the_kernels_but_not_the_placeholder(monkeypatch):
