@@ -97,6 +97,16 @@ def test_debugmode_checks_infer_shape_against_the_values():
     g(np.ones((2, 3), "float32"), np.ones(3, "float32"))
 
 
+def test_debugmode_infer_shape_of_a_node_with_a_shared_input():
+    # The conv input gradient's shape reads its (H, W) input, and the node also reads the
+    # shared filters: only what the shape reads is fed to the check.
+    W = nnthe.shared(np.ones((2, 3, 3, 3), "float32"))
+    X = T.tensor4("X", shape=(None, 3, 6, 6))
+    f = nnthe.function([X], nnthe.grad((T.nnet.conv2d(X, W) ** 2).sum(), X),
+                       mode=DebugMode(kernels="numpy"))
+    assert f(np.ones((1, 3, 6, 6), "float32")).shape == (1, 3, 6, 6)
+
+
 def test_including_and_excluding_keep_the_mode_class_and_settings():
     m = NanGuardMode(nan_is_error=False).excluding("inplace")
     assert isinstance(m, NanGuardMode) and m.nan_is_error is False and m.exclude == ("inplace",)
