@@ -107,6 +107,23 @@ def test_a_gradient_node_without_the_im2col_input(anywhere):
     close(thunk_of(node)(x, gy, np.array([3, 3])), gop.perform(node, x, gy, np.array([3, 3])), "float64")
 
 
+@pytest.mark.parametrize("h", [11, 10])  # OH 9 (a last block of 1 row) and 8 (none)
+def test_a_static_height_is_compiled_in(anywhere, h):
+    op = Conv2d(filter_flip=True)
+    fnode = op.make_node(var("float64", (None, 1, h, 12)), var("float64", (2, 1, 3, 3)))
+    gop = Conv2dGradWeights(filter_flip=True)
+    gnode = gop.make_node(var("float64", (None, 1, h, 12)), var("float64", (None, 2, h - 2, 10)), [3, 3])
+    rng = np.random.default_rng(h)
+    x, w, gy = rng.normal(size=(3, 1, h, 12)), rng.normal(size=(2, 1, 3, 3)), rng.normal(size=(3, 2, h - 2, 10))
+    hw = np.array([3, 3])
+    close(thunk_of(fnode)(x, w)[0], op.perform(fnode, x, w)[0], "float64")
+    close(thunk_of(gnode)(x, gy, hw), gop.perform(gnode, x, gy, hw), "float64")
+    # Another height at run time (the function's input check stops it before): perform.
+    x2, gy2 = x[:, :, :-1], gy[:, :, :-1]
+    np.testing.assert_array_equal(thunk_of(fnode)(x2, w)[0], op.perform(fnode, x2, w)[0])
+    np.testing.assert_array_equal(thunk_of(gnode)(x2, gy2, hw), gop.perform(gnode, x2, gy2, hw))
+
+
 def no_kernel(node):
     return kernel_thunk(node, KernelContext(KernelReport())) is None
 
