@@ -34,23 +34,23 @@ output in ``nnthe_placeholders``, so DebugMode does not compare it with ``perfor
 
 **Where they are used** (:func:`pays`): ``Cg*kh*kw <= MAX_TAPS``, ``OW >= MIN_OW``, a
 horizontal stride of 1 and the input's width known statically (it fixes ``OW``); groups,
-vertical strides, padding and dilation are handled. Measured (batch 128, 32 filters,
-medians of 21 interleaved calls, one kernel thread; ratios are perform's time over the
-kernels', forward + filter gradient, 1 BLAS thread, load ~2 from other work on the 2
-cores): the MNIST CNN's first layer (1 channel, 5x5, OW 24) 5.3 + 4.3 ms -> 1.8 + 2.5 ms
-(2.2x); 1 channel 3x3, OW 26: 2.0x; 3 channels 3x3 padded, OW 32: 1.6-2.3x; 1 channel
-5x5 at OW 16 / 20 / 28 / 32 / 48: 1.8 / 1.2 / 1.25 / 2.0 / 2.2x. They lose at OW 12
-(0.4x) and 8 (0.6x), where the vectorised row is mostly remainder, with a horizontal
-stride of 2 (0.5x: strided loads), and are uneven past 32 taps (2 channels 5x5 1.5x,
-4 channels 3x3 1.0x, 3 channels 5x5 0.7x, 4 channels 5x5 1.1x). In the benchmark's CNN
-training step (benchmarks/profile_step.py cnn, 2 BLAS threads) the first layer's forward
-went 3.5 -> 2.1 ms and its filter gradient 3.3 -> 2.2 ms. With two kernel threads and
-one BLAS thread the pair takes 0.9 + 1.4 ms; with two of each they contend (2.8 + 2.8
-ms), which is why kernels default to one thread (:func:`~.backend.get_num_threads`).
+vertical strides, padding and dilation are handled. Measured with this code (batch 128,
+32 filters, 5x5 unless said, medians of 21 interleaved calls with perform (whose copies
+evict the caches), one kernel thread, 1 BLAS thread, load ~0.8): perform's time over the
+kernels' for forward + filter gradient, the MNIST CNN's first layer (1 channel, OW 24)
+4.9 + 4.2 ms -> 1.8 + 2.3 ms (2.2x); 1 channel 3x3, OW 26: 2.1x; 3 channels 3x3
+padded, OW 32: 2.0x; 1 channel at OW 16 / 20 / 28 / 32 / 48: 2.2 / 1.2 / 1.4 / 1.9 /
+2.2x. They lose at OW 12 (0.4x) and 8 (0.65x), where most of the row is a remainder of
+the vector width, and with a horizontal stride of 2 (0.6x: strided loads); past 32 taps
+the gradient stops paying (2 channels 5x5: 1.5x overall but 1.16x for the gradient; 4
+channels 3x3 1.1x, 4 channels 5x5 1.2x, 3 channels 5x5 0.84x). With 2 BLAS threads the
+MNIST layer goes 3.4 + 3.7 -> 1.8 + 2.3 ms. Two kernel threads: 1.2 + 1.6 ms with one
+BLAS thread, but with two BLAS threads both sides slow down (5.3 + 7.7 -> 5.0 + 7.4 ms:
+the threads contend), which is why kernels default to one thread
+(:func:`~.backend.get_num_threads`).
 
-Compiling one geometry costs ~0.7 s for the forward kernel (most of it numba's own start,
-which the first kernel of a process pays anyway) and ~1.4 s for the gradient (the MNIST
-layer, cold); the disk cache makes it ~0.1 s afterwards. The benchmark's CNN training
+Compiling one geometry costs ~0.7 s for the forward kernel and ~1.4 s for the gradient
+(the MNIST layer, cold); the disk cache makes it ~0.1 s afterwards. The benchmark's CNN training
 function compiles in 3.5 s instead of 1.5 s on a machine's first run.
 """
 from __future__ import annotations
