@@ -255,6 +255,9 @@ class Conv2d(_ConvBase):
     :class:`Conv2dGradWeights` reuses it instead of building it again (one large copy
     saved per layer in training). It is not differentiable; a function that does not
     use it frees it as soon as the op has run. :func:`conv2d` returns the first output.
+    Where the direct-convolution kernel runs (few input channels: see
+    :mod:`nnthe.core.kernels.direct_conv`), it builds no such matrix and this output is an
+    empty ``(G, 0, 0)`` placeholder, which Conv2dGradWeights recognises and never reads.
     """
 
     # Output 1 (the im2col matrix) has no gradient of its own: L_op ignores it rather
