@@ -3,20 +3,18 @@
 NumPy's :class:`~nnthe.core.nnet.conv.Conv2dGradInputs` runs ``kh * kw`` GEMMs (one per
 kernel offset, each (N*OH*OW, K) @ (K, C)) and as many strided additions, because a
 NumPy col2im over the big column matrix costs more than it saves. With a compiled
-col2im, the kernel cuts the batch into blocks of a few images whose column matrix stays
-in cache, and for each block runs one GEMM, ``(B*OH*OW, K) @ (K, kh*kw*C)``, channels
-last, and folds its rows into a padded NHWC gradient. Channels last makes the fold move
+col2im, the kernel cuts the batch into blocks of images whose column matrix stays in
+the shared cache, and for each block runs one GEMM, ``(B*OH*OW, K) @ (K, kh*kw*C)``,
+channels last, and folds its rows into a padded NHWC gradient. Channels last makes the fold move
 contiguous runs: for one output pixel and one kernel row, the ``kw * C`` values of the
 column row land on ``kw * C`` consecutive elements of the gradient (at any stride), so
 the inner loop has no bounds check and vectorizes.
 
 Measured on the MNIST CNN's second layer (batch 128, 32 -> 32 channels, 5x5, 12x12
-input; medians of 25 interleaved calls, load ~1 on 2 cores): ``perform`` 5.8 ms, this
-kernel 4.6 ms with 2 BLAS threads; 8.4 against 6.1 ms with 1. Blocks of 8 to 32 images
-were equally fast, one GEMM over the whole batch (a 26 MB column matrix) 15% slower. In
-the whole training step (interleaved steps of two compiled functions, 2 threads): 28.8
--> 27.4 ms. The blocks also make 13 GEMM calls of (640, 32) @ (32, 800) instead of 25
-small ones, and every call is a BLAS thread rendezvous, which a busy machine punishes.
+input; medians of 25 interleaved calls, load ~1 on 2 cores): ``perform`` 6.2-6.6 ms,
+this kernel 4.6-4.7 ms with 2 BLAS threads (8 MB blocks; 4.8-5.2 ms with 2 MB ones);
+8.5-8.8 against 6.7-7.0 ms with 1. In the whole training step (interleaved steps of two
+compiled functions, 2 threads, 2 MB blocks): 28.8 -> 27.4 ms.
 
 The GEMM sums over ``K`` as BLAS likes and the fold adds a gradient element's
 contributions in another order than ``perform``'s, so the kernel is inexact (DebugMode
@@ -35,8 +33,13 @@ from .backend import numba
 from .cache import load_module
 from .registry import KernelContext, compile_kernel, numba_array_type, register_kernel
 
-#: Bytes of a block's column matrix: a few images' worth that stays in the 1-2 MB caches.
-BLOCK_BYTES = 2 << 20
+#: Bytes of a block's column matrix (8 MB: 40 images of the MNIST CNN's second layer, in
+#: the shared cache). Smaller blocks fold from a nearer cache but make smaller GEMMs, and
+#: OpenBLAS's 2-thread GEMM with few rows is fragile: in about one process in three on
+#: this machine (its threads' placement, it seems) (640, 32) @ (32, 800) took 8-10 ms
+#: per 13 calls instead of 3.5, while 4 calls of (2560, 32) @ (32, 800) took 4.8 instead
+#: of 3.0. With 1 BLAS thread 2 MB blocks were 5% faster.
+BLOCK_BYTES = 8 << 20
 
 SOURCE = """\
 import numba
