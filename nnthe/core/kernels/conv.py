@@ -28,7 +28,7 @@ from typing import Any, Callable
 import numpy as np
 
 from ..graph import Apply
-from ..nnet.conv import Conv2dGradInputs
+from ..nnet.conv import Conv2dGradInputs, conv_output_length
 from .backend import numba
 from .cache import load_module
 from .registry import KernelContext, compile_kernel, numba_array_type, register_kernel
@@ -86,8 +86,8 @@ def conv_grad_inputs_kernel(node: Apply, context: KernelContext) -> Callable | N
         k, c, kh, kw = w.shape
         n, _, oh, ow = gy.shape
         ph, pw = op._pads(kh, kw)
-        if gy.shape[1] != k or (oh, ow) != ((h + 2 * ph - kh) // sh + 1, (wd + 2 * pw - kw) // sw + 1) \
-                or min(oh, ow) <= 0:
+        if gy.shape[1] != k or min(oh, ow) <= 0 or (oh, ow) != (conv_output_length(h, kh, ph, sh, 1),
+                                                               conv_output_length(wd, kw, pw, sw, 1)):
             return op.perform(node, w, gy, hw)  # perform raises the precise error
         ckk = kh * kw * c
         gyt = np.ascontiguousarray(gy.transpose(0, 2, 3, 1)).reshape(n * oh * ow, k)

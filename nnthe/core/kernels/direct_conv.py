@@ -60,7 +60,8 @@ from typing import Any, Callable
 import numpy as np
 
 from ..graph import Apply
-from ..nnet.conv import Conv2d, Conv2dGradWeights, conv_output_shape
+from ..nnet.conv import Conv2d, Conv2dGradWeights, conv_output_length, conv_output_shape
+from ..nnet.im2col import pad_spatial
 from .backend import get_num_threads, numba
 from .cache import load_module
 from .registry import KernelContext, compile_kernel, numba_array_type, register_kernel
@@ -212,12 +213,7 @@ def _chunks() -> tuple[int, bool]:
 
 def _padded(x: np.ndarray, ph: int, pw: int) -> np.ndarray:
     """``x`` zero-padded on its spatial axes, C-contiguous (a view when it already is)."""
-    if not ph and not pw:
-        return np.ascontiguousarray(x)
-    n, c, h, w = x.shape
-    xp = np.zeros((n, c, h + 2 * ph, w + 2 * pw), x.dtype)
-    xp[:, :, ph:ph + h, pw:pw + w] = x
-    return xp
+    return np.ascontiguousarray(pad_spatial(x, ph, pw))
 
 
 class _Geometry:
@@ -255,8 +251,8 @@ class _Geometry:
 
     def out_h(self, h: int) -> int:
         """The output height for an input of height ``h`` (< 1 if the window does not fit)."""
-        sh, dh = self.op.subsample[0], self.op.filter_dilation[0]
-        return (h + 2 * self.pad[0] - dh * (self.kh - 1) - 1) // sh + 1
+        return conv_output_length(h, self.kh, self.pad[0], self.op.subsample[0],
+                                  self.op.filter_dilation[0])
 
     def matches(self, x: np.ndarray) -> bool:
         """True if the run-time input has the channels and sizes compiled in."""

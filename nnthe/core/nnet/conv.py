@@ -78,10 +78,10 @@ def _axis_pad(border_mode: str | tuple[int, int], axis: int, k: Any, dil: int) -
     return border_mode[axis]  # type: ignore[index]
 
 
-def _out_len(size: Any, k: Any, pad: Any, stride: int, dil: int) -> Any:
-    """The output length of a convolution along one axis: the one formula behind
-    :func:`conv_output_shape`, the kernels' output sizes and ``infer_shape`` (ints or
-    symbolic scalars)."""
+def conv_output_length(size: Any, k: Any, pad: Any, stride: int, dil: int) -> Any:
+    """The output length of a convolution along one axis (< 1 when the window does not
+    fit): the one formula behind :func:`conv_output_shape`, ``perform``, the kernels'
+    output sizes and ``infer_shape`` (ints or symbolic scalars)."""
     return (size + 2 * pad - dil * (k - 1) - 1) // stride + 1
 
 
@@ -122,13 +122,13 @@ def conv_output_shape(image_shape: Sequence[int | None], kernel_shape: Sequence[
             out.append(None)
             continue
         pad = _axis_pad(mode, d, k, dil[d])
-        if _out_len(size, k, pad, stride[d], dil[d]) <= 0:
+        if conv_output_length(size, k, pad, stride[d], dil[d]) <= 0:
             raise ValueError(
                 f"conv2d: the (dilated) kernel of size {dil[d] * (k - 1) + 1} is larger than "
                 f"the padded input {size} + 2*{pad} along spatial axis {d} (image "
                 f"{fmt_shape(image_shape)}, kernel {fmt_shape(kernel_shape)}, "
                 f"border_mode={border_mode!r})")
-        out.append(_out_len(size, k, pad, stride[d], dil[d]))
+        out.append(conv_output_length(size, k, pad, stride[d], dil[d]))
     return tuple(out)
 
 
@@ -138,8 +138,8 @@ def conv_output_shape(image_shape: Sequence[int | None], kernel_shape: Sequence[
 # ---------------------------------------------------------------------------------------
 
 def _out_hw(h: int, w: int, kh: int, kw: int, pad: tuple, stride: tuple, dil: tuple) -> tuple[int, int]:
-    oh = _out_len(h, kh, pad[0], stride[0], dil[0])
-    ow = _out_len(w, kw, pad[1], stride[1], dil[1])
+    oh = conv_output_length(h, kh, pad[0], stride[0], dil[0])
+    ow = conv_output_length(w, kw, pad[1], stride[1], dil[1])
     if oh <= 0 or ow <= 0:
         raise ValueError(f"conv2d: the kernel ({kh}, {kw}) with dilation {dil} does not fit in "
                          f"the input ({h}, {w}) padded by {pad}")
@@ -279,7 +279,7 @@ class Conv2d(_ConvBase):
         for d in range(2):
             k, dil = ws[2 + d], self.filter_dilation[d]
             pad = _axis_pad(self.border_mode, d, k, dil)
-            out.append(_out_len(xs[2 + d], k, pad, self.subsample[d], dil))
+            out.append(conv_output_length(xs[2 + d], k, pad, self.subsample[d], dil))
         g = self.num_groups
         ckk, nohw = ws[1] * ws[2] * ws[3], out[0] * out[2] * out[3]
         last = channels_last(ws[1], ws[3], out[3], self.filter_dilation[1])
@@ -548,5 +548,5 @@ def _hinted(x: Any, hint: Sequence[int | None] | None, what: str) -> TensorVaria
                          f"{fmt_shape(x.type.shape)} of {x!r}") from None
 
 
-__all__ = ["conv2d", "conv_output_shape", "Conv2d", "Conv2dGradInputs", "Conv2dGradWeights",
+__all__ = ["conv2d", "conv_output_shape", "conv_output_length", "Conv2d", "Conv2dGradInputs", "Conv2dGradWeights",
            "normalize_border_mode", "resolve_padding"]

@@ -10,11 +10,11 @@ from __future__ import annotations
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-__all__ = ["channels_last"]
+__all__ = ["channels_last", "pad_spatial"]
 
 
 
-def _pad(x: np.ndarray, ph: int, pw: int, axes: tuple[int, int] = (-2, -1)) -> np.ndarray:
+def pad_spatial(x: np.ndarray, ph: int, pw: int, axes: tuple[int, int] = (-2, -1)) -> np.ndarray:
     """``x`` zero-padded by ``ph`` and ``pw`` on both sides of its two spatial ``axes``."""
     if not ph and not pw:
         return x
@@ -68,9 +68,9 @@ def _im2col(x: np.ndarray, g: int, kh: int, kw: int, pad: tuple, stride: tuple, 
     if channels_last(cg, kw, ow, dil[1]):
         # A channels-last copy of the input first (small): the big copy then moves runs.
         xt = x.reshape(n, g, cg, h, w).transpose(0, 1, 3, 4, 2)
-        xt = _pad(xt, *pad, axes=(2, 3)) if any(pad) else np.ascontiguousarray(xt)
+        xt = pad_spatial(xt, *pad, axes=(2, 3)) if any(pad) else np.ascontiguousarray(xt)
         win = _windows(xt, kh, kw, stride, dil, oh, ow, axes=(2, 3))  # n g oh ow cg kh kw
         return win.transpose(1, 0, 2, 3, 5, 6, 4).reshape(g, n * oh * ow, kh * kw * cg)
-    xp = _pad(x.reshape(n, g, cg, h, w), *pad)
+    xp = pad_spatial(x.reshape(n, g, cg, h, w), *pad)
     win = _windows(xp, kh, kw, stride, dil, oh, ow)
     return win.transpose(1, 2, 5, 6, 0, 3, 4).reshape(g, cg * kh * kw, n * oh * ow)
