@@ -74,15 +74,18 @@ def test_invalid_name():
         layers.Dense(3, name="a/b")
 
 
+class Scale(Layer):
+    """A custom layer with one parameter of the input's feature size."""
+
+    def build(self, input_shape):
+        (n,) = self._require(input_shape, [-1], "the features")
+        self.s = self.add_param("s", (n,), "ones")
+
+    def call(self, x, training=False):
+        return x * self.s
+
+
 def test_custom_layer_with_add_param():
-    class Scale(Layer):
-        def build(self, input_shape):
-            (n,) = self._require(input_shape, [-1], "the features")
-            self.s = self.add_param("s", (n,), "ones")
-
-        def call(self, x, training=False):
-            return x * self.s
-
     layer = Scale()
     x = T.matrix("x", shape=(None, 3))
     out = nnthe.function([x], layer(x))(np.ones((2, 3), "float32"))
@@ -113,14 +116,6 @@ def test_output_shape_is_traced_and_changes_nothing():
 
 
 def test_output_shape_default_covers_custom_layers():
-    class Scale(Layer):
-        def build(self, input_shape):
-            (n,) = self._require(input_shape, [-1], "the features")
-            self.s = self.add_param("s", (n,), "ones")
-
-        def call(self, x, training=False):
-            return x * self.s
-
     assert Scale().output_shape((None, 3)) == (None, 3)
     with pytest.raises(ValueError, match=r"Scale\(\) needs to know the features"):
         Scale().output_shape((None, None))
