@@ -4,6 +4,8 @@ the same machine, in one run, with the NumPy GEMM bound of each workload.
     /work/benchvenv/bin/python benchmarks/compare.py            # full run, ~5-10 min
     /work/benchvenv/bin/python benchmarks/compare.py --quick    # smoke test, ~1-2 min
 
+Each (framework, workload) pair runs ``--rounds`` times (3), round after round across the
+frameworks, and the median round is reported, with every round's figure below it.
 Run it with the benchmark venv of benchmarks/README.md (the peers live there, never in
 nnthe's dependencies); a peer that is not installed is skipped with a message. Every
 (framework, workload) pair runs in its own subprocess with 2 threads, the workloads
@@ -48,6 +50,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--timeout", type=float, default=600, help="seconds per subprocess")
     ap.add_argument("--wait-idle", type=float, default=60, metavar="S",
                     help="wait up to S s for idle cores before each measurement")
+    ap.add_argument("--rounds", type=int, default=3,
+                    help="runs of each (framework, workload), interleaved; the median is "
+                         "reported (default 3)")
     ap.add_argument("--no-write", action="store_true", help="do not update RESULTS.md")
     args = ap.parse_args(argv)
     peers = [p for p in args.peers.split(",") if p]
@@ -60,7 +65,8 @@ def main(argv: list[str] | None = None) -> int:
     header = (f"Run of {info['date']}{' (QUICK: epochs scaled from a few batches, *)' if args.quick else ''} "
               f"on {info['cpu']} ({info['cores']} cores, {info['threads']} threads for every "
               f"framework), Python {info['python']}, NumPy {info['numpy']}. Epoch = 468 "
-              "batches of 128 of the real MNIST; ratios use the median step time x 468.")
+              "batches of 128 of the real MNIST; ratios use the median step time x 468. "
+              f"Each cell is the median of {args.rounds} round(s), interleaved across frameworks.")
     text = "\n".join([header, "", run_peers.make_table(results, peers), "",
                       run_peers.footnotes(versions, info, wall)]
                      + ([""] + [f"- skipped: {m}" for m in sorted(set(missing))] if missing else []))
