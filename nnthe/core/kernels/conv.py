@@ -35,8 +35,8 @@ from .registry import KernelContext, compile_kernel, numba_array_type, register_
 
 #: Bytes of a block's column matrix (8 MB: 40 images of the MNIST CNN's second layer, in
 #: the shared cache). Smaller blocks fold from a nearer cache but make smaller GEMMs, and
-#: OpenBLAS's 2-thread GEMM with few rows is fragile: in about one process in three on
-#: this machine (its threads' placement, it seems) (640, 32) @ (32, 800) took 8-10 ms
+#: OpenBLAS's 2-thread GEMM with few rows is fragile: in the slow phases of this shared
+#: machine (pure NumPy shows them too) (640, 32) @ (32, 800) took 8-10 ms
 #: per 13 calls instead of 3.5, while 4 calls of (2560, 32) @ (32, 800) took 4.8 instead
 #: of 3.0. With 1 BLAS thread 2 MB blocks were 5% faster.
 BLOCK_BYTES = 8 << 20

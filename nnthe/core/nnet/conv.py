@@ -28,7 +28,7 @@ from ..types import disconnected_type, fmt_shape, is_disconnected, is_float_dtyp
 from ..ops.elemwise import switch
 from ..ops.shape import as_shape_vector, shape_i, specify_shape
 from ..variable import TensorVariable, as_tensor_variable
-from .im2col import _im2col, channels_last
+from .im2col import _im2col, channels_last, channels_last_blocks
 
 BorderMode = Any  # 'valid' | 'full' | 'half' | 'same' | int | (int, int)
 
@@ -231,23 +231,27 @@ class Conv2d(_ConvBase):
                              f"{w.shape} with num_groups={g} expect {cg * g}")
         pad = self._pads(kh, kw)
         oh, ow = _out_hw(h, wd, kh, kw, pad, self.subsample, self.filter_dilation)
+        kg = k // g
+        if channels_last(cg, kw, ow, self.filter_dilation[1]):
+            # (B*OH*OW, kh*kw*Cg) @ (kh*kw*Cg, Kg) per group and block of B images, each
+            # run on the rows of the im2col matrix just copied (still in the cache): an
+            # NHWC result, whose copy to NCHW is a small one (kh*kw times fewer elements).
+            wt = self._eff_filters(w).reshape(g, kg, cg, kh, kw).transpose(0, 3, 4, 2, 1)
+            wt = np.ascontiguousarray(wt).reshape(g, kh * kw * cg, kg)
+            cols = np.empty((g, n * oh * ow, kh * kw * cg), dtype=x.dtype)
+            out = np.empty((g, n * oh * ow, kg), dtype=x.dtype)
+            for r0, r1 in channels_last_blocks(x, cols, g, kh, kw, pad, self.subsample,
+                                               self.filter_dilation, oh, ow):
+                for i in range(g):
+                    np.dot(cols[i, r0:r1], wt[i], out=out[i, r0:r1])
+            y = out.reshape(g, n, oh, ow, kg).transpose(1, 0, 4, 2, 3).reshape(n, k, oh, ow)
+            return np.ascontiguousarray(y), cols
         # im2col, then one large GEMM per group. One big GEMM rather than a batched
         # matmul of N small ones: the latter pays a BLAS thread synchronisation per
         # image, which on a busy machine costs seconds.
         cols = _im2col(x, g, kh, kw, pad, self.subsample, self.filter_dilation, oh, ow)
         if np.may_share_memory(cols, x):  # a 1x1 kernel on one image: reshape gave a view
             cols = cols.copy()
-        kg = k // g
-        if channels_last(cg, kw, ow, self.filter_dilation[1]):
-            # (N*OH*OW, kh*kw*Cg) @ (kh*kw*Cg, Kg) per group: an NHWC result, and its
-            # copy to NCHW is a small one (the output has kh*kw times fewer elements).
-            wt = self._eff_filters(w).reshape(g, kg, cg, kh, kw).transpose(0, 3, 4, 2, 1)
-            wt = np.ascontiguousarray(wt).reshape(g, kh * kw * cg, kg)
-            out = np.empty((g, n * oh * ow, kg), dtype=x.dtype)
-            for i in range(g):
-                np.dot(cols[i], wt[i], out=out[i])
-            y = out.reshape(g, n, oh, ow, kg).transpose(1, 0, 4, 2, 3).reshape(n, k, oh, ow)
-            return np.ascontiguousarray(y), cols
         wm = self._eff_filters(w).reshape(g, kg, cg * kh * kw)
         # (Kg, Ckk) @ cols gives (Kg, N*OH*OW): its rows hold whole OH*OW images, so the
         # copy to NCHW below moves contiguous runs. On an idle machine this is 35% faster

@@ -194,13 +194,15 @@ def test_training_step_agrees_with_numpy_and_links_both_kernels():
 def test_a_training_step_never_builds_the_first_layers_im2col_matrix(monkeypatch):
     f = small_cnn(Mode(kernels="numba"), steps=0)[0]
     built = []
-    real = conv_module._im2col
 
-    def counting(x, *args):
-        built.append(x.shape[1])
-        return real(x, *args)
+    def counting(real):
+        def build(x, *args):
+            built.append(x.shape[1])
+            return real(x, *args)
+        return build
 
-    monkeypatch.setattr(conv_module, "_im2col", counting)
+    for name in ("_im2col", "channels_last_blocks"):
+        monkeypatch.setattr(conv_module, name, counting(getattr(conv_module, name)))
     f(np.zeros((2, 1, 20, 20), "float32"))
     assert built == [6]  # only the second layer's (6 channels, perform's forward pass)
 

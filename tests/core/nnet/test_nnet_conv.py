@@ -11,6 +11,8 @@ from nnthe.gradient import verify_grad
 from nnthe.core.nnet.conv import (Conv2dGradInputs, Conv2dGradWeights, channels_last, conv2d,
                                   conv_output_shape, normalize_border_mode, resolve_padding)
 
+from nnthe.core.nnet import im2col
+
 from conv_reference import naive_conv2d
 
 
@@ -224,6 +226,50 @@ def test_both_im2col_layouts(rng, xs, ws, bm, stride, dil, groups, last):
     assert ys.owner.outputs[1].type.shape == got_cols.shape
     verify_grad(lambda a, b: conv2d(a, b, border_mode=bm, subsample=stride, filter_dilation=dil,
                                     num_groups=groups, filter_flip=True), [x, w], rng=rng)
+
+
+@pytest.mark.parametrize("xs,ws,bm,stride,dil,groups,last", [c for c in LAYOUTS if c[-1]])
+def test_channels_last_blocks_fill_the_whole_matrix(rng, monkeypatch, xs, ws, bm, stride, dil,
+                                                    groups, last):
+    # Blocks of one image (a tiny COPY_BLOCK_BYTES): each yields the rows it has just
+    # written, and in the end the matrix holds every window's taps (kh, kw, Cg), built
+    # here from the padded input one by one; the convolution and its gradients computed
+    # block by block give the naive values.
+    monkeypatch.setattr(im2col, "COPY_BLOCK_BYTES", 1)
+    x, w = rng.standard_normal(xs), rng.standard_normal(ws)
+    g, (kh, kw), cg = groups, ws[2:], ws[1]
+    pad = _pads(bm, ws[2:], dil)
+    oh, ow = conv_output_shape(xs, ws, bm, stride, dil)[2:]
+    xp = np.pad(x, ((0, 0), (0, 0), (pad[0],) * 2, (pad[1],) * 2))
+    rows = []
+    for i in range(xs[0]):
+        for a in range(oh):
+            for b in range(ow):
+                r0, c0 = a * stride[0], b * stride[1]
+                win = xp[i, :, r0:r0 + dil[0] * (kh - 1) + 1:dil[0], c0:c0 + dil[1] * (kw - 1) + 1:dil[1]]
+                rows.append(win.reshape(g, cg, kh, kw).transpose(0, 2, 3, 1).reshape(g, -1))
+    whole = np.stack(rows, axis=1)                       # (G, N*OH*OW, kh*kw*Cg)
+    cols = np.full_like(whole, np.nan)
+    seen = 0
+    for r0, r1 in im2col.channels_last_blocks(x, cols, g, kh, kw, pad, stride, dil, oh, ow):
+        assert (r0, r1) == (seen, seen + oh * ow)
+        np.testing.assert_array_equal(cols[:, :r1], whole[:, :r1])
+        assert np.isnan(cols[:, r1:]).all()               # nothing written ahead of its block
+        seen = r1
+    assert seen == whole.shape[1]
+    X, W = T.dtensor4("x"), T.dtensor4("w")
+    y = conv2d(X, W, border_mode=bm, subsample=stride, filter_dilation=dil, num_groups=groups,
+               filter_flip=False)
+    gy = rng.standard_normal(conv_output_shape(xs, ws, bm, stride, dil))
+    out, got_cols, gw = nnthe.function([X, W], [y, y.owner.outputs[1],
+                                                 nnthe.grad((y * gy).sum(), W)])(x, w)
+    np.testing.assert_array_equal(got_cols, whole)
+    np.testing.assert_allclose(out, naive_conv2d(x, w, pad, stride, dil, groups, False), rtol=1e-10,
+                               atol=1e-10)
+    # dL/dw[k, c, i, j] = sum over windows of gy[k] * tap (i, j, c): from the whole matrix.
+    gm = gy.reshape(xs[0], g, ws[0] // g, oh * ow).transpose(1, 2, 0, 3).reshape(g, ws[0] // g, -1)
+    ref = np.einsum("gkr,grt->gkt", gm, whole).reshape(g, ws[0] // g, kh, kw, cg)
+    np.testing.assert_allclose(gw, ref.transpose(0, 1, 4, 2, 3).reshape(ws), rtol=1e-10, atol=1e-10)
 
 
 def test_im2col_shape_from_symbolic_sizes():
