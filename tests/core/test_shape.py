@@ -8,6 +8,7 @@ import pytest
 import nnthe
 import nnthe.tensor as T
 from nnthe.core.ops.elemwise import SumToShape
+from nnthe.core.ops.shape import MakeVector, Reshape, shape_i
 
 from core_testutil import assert_close, check_grad, run
 
@@ -166,6 +167,81 @@ def test_reshape_errors():
     f = nnthe.function([x], T.reshape(x, (5, -1)))
     with pytest.raises(ValueError, match="Reshape"):
         f(np.zeros((3, 784), dtype="float32"))
+
+
+def test_reshape_takes_the_static_entries_of_its_shape_vector():
+    x = T.tensor("float32", shape=(None, 32, 4, 4), name="x")
+    g = T.tensor("float32", shape=(None, 512), name="g")
+    # The gradient of flatten(2) is reshape(g, shape(x)): x's static shape.
+    assert T.reshape(g, T.shape(x)).type.shape == (None, 32, 4, 4)
+    (gx,) = nnthe.grad((T.flatten(x, 2) * g).sum(), [x])
+    f = nnthe.function([x, g], gx, mode="DEBUG")  # checks the declared shape at run time
+    (node,) = [n for n in f.fgraph.toposort() if isinstance(n.op, Reshape) and n.op.ndim == 4]
+    assert node.outputs[0].type.shape == (None, 32, 4, 4)
+    gv = np.arange(3 * 512, dtype="float32").reshape(3, 512)
+    assert_close(f(np.zeros((3, 32, 4, 4), "float32"), gv), gv.reshape(3, 32, 4, 4))
+    # A vector of scalars, some known (shape_i of a known dimension is a constant); -1
+    # stays unknown unless the input's size is known.
+    v = MakeVector()(shape_i(x, 0), shape_i(x, 1), T.constant(np.int64(-1)))
+    assert T.reshape(g, v).type.shape == (None, 32, None)
+    # Two unknown entries (x's batch and -1): neither follows from the size 6 * 512.
+    assert T.reshape(T.tensor("float32", shape=(6, 512)), v).type.shape == (None, 32, None)
+    w = MakeVector()(shape_i(x, 1), T.constant(np.int64(-1)), shape_i(x, 2))
+    assert T.reshape(T.tensor("float32", shape=(6, 512)), w).type.shape == (32, 24, 4)
+    # With the input's size known, the one unknown entry is inferred (-1 or not).
+    n = T.lscalar("n")
+    assert T.reshape(T.tensor("float32", shape=(8, 512)), T.shape(x)).type.shape == (8, 32, 4, 4)
+    assert T.reshape(T.tensor("float32", shape=(6, 4)), (n, 8)).type.shape == (3, 8)
+    y = T.tensor("float32", shape=(6, 4), name="y")
+    assert T.reshape(y, (-1, n)).type.shape == (None, None)
+    out = nnthe.function([y, n], T.reshape(y, (-1, n)), mode="DEBUG")(np.ones((6, 4), "float32"), 8)
+    assert out.shape == (3, 8)
+    # An op built without the static argument (as a rewrite does) reads the vector too.
+    assert Reshape(4)(g, T.shape(x)).type.shape == (None, 32, 4, 4)
+
+
+def test_reshape_of_a_known_shape_vector_lets_the_relu_mask_fuse():
+    # relu -> pool -> flatten -> dense: the relu's mask, moved onto the pooled gradient,
+    # multiplies the reshaped gradient of flatten; with the reshape's static shape the
+    # two agree up to the batch and fuse into one node.
+    rng = np.random.default_rng(0)
+    X = T.tensor("float64", shape=(None, 2, 8, 8), name="X")
+    W = nnthe.shared(rng.normal(size=(32, 3)), name="W")
+    p = T.nnet.pool_2d(T.nnet.relu(X), (2, 2))
+    loss = (T.dot(T.flatten(p, 2), W) ** 2).sum()
+    f = nnthe.function([X], nnthe.grad(loss, X))
+    ref = nnthe.function([X], nnthe.grad(loss, X), mode=nnthe.Mode(exclude=["fusion"]))
+    (node,) = [n for n in f.fgraph.toposort() if isinstance(n.op, Reshape) and n.op.ndim == 4]
+    assert node.outputs[0].type.shape == (None, 2, 4, 4)
+    readers = [r for r, _ in f.fgraph.readers_of(node.outputs[0])]
+    assert [type(r.op).__name__ for r in readers] == ["FusedElemwise"]
+    assert not any(getattr(n.op, "scalar_op", None) is not None and n.op.scalar_op.name == "gt"
+                   for n in f.fgraph.toposort())
+    xv = rng.normal(size=(5, 2, 8, 8))
+    assert_close(f(xv), ref(xv))
+
+
+def test_reshape_static_entries_errors():
+    x = T.tensor("float32", shape=(None, 32, 4, 5), name="x")
+    # Sizes that cannot agree, whichever side is only partly known: both shapes named.
+    with pytest.raises(ValueError, match=r"shape \(8, 512\) \(4096 elements\) into shape "
+                                         r"\(None, 32, 4, 5\) \(a multiple of 640 elements\)"):
+        T.reshape(T.tensor("float32", shape=(8, 512)), T.shape(x))
+    with pytest.raises(ValueError, match=r"\(None, 3\) \(a multiple of 3 elements\) into "
+                                         r"shape \(4,\) \(4 elements\)"):
+        T.reshape(T.tensor("float32", shape=(None, 3)), (4,))
+    with pytest.raises(ValueError, match=r"into shape \(0, -1\)"):
+        T.reshape(T.tensor("float32", shape=(0, 3)), (0, -1))
+    # A static shape that contradicts the vector's known entries.
+    g = T.tensor("float32", shape=(None, 640), name="g")
+    with pytest.raises(ValueError, match=r"static shape \(None, 16, 4, 5\) contradicts the "
+                                         r"shape vector .*known to be \(None, 32, 4, 5\)"):
+        Reshape(4).make_node(g, T.shape(x), (None, 16, 4, 5))
+    # A shape vector of the wrong length or dtype.
+    with pytest.raises(TypeError, match=r"integer vector of length 3"):
+        Reshape(3)(g, T.shape(x))
+    with pytest.raises(TypeError, match=r"integer vector of length 2"):
+        Reshape(2)(g, T.fvector())
 
 
 def test_flatten_error():

@@ -154,8 +154,65 @@ def as_shape_vector(shp: Any, what: str) -> tuple[TensorVariable, tuple]:
 
 # ---------------------------------------------------------------------------------------
 
+def _shape_entries(shp: Variable, n: int) -> tuple:
+    """The entries of the int vector ``shp`` known while the graph is built: all of a
+    constant, ``v``'s static sizes for ``shape(v)``, the known scalars of a MakeVector
+    (``x.shape[i]`` of a known dimension among them); None elsewhere."""
+    val = constant_value(shp)
+    if val is not None:
+        return tuple(int(v) for v in np.ravel(val))
+    owner = shp.owner
+    if owner is not None and isinstance(owner.op, Shape):
+        return tuple(owner.inputs[0].type.shape)
+    if owner is not None and isinstance(owner.op, MakeVector):
+        vals = [constant_value(s) for s in owner.inputs]
+        return tuple(None if v is None else int(v) for v in vals)
+    return (None,) * n
+
+
+def _reshaped_static(xshape: tuple, static: tuple) -> tuple:
+    """The static output shape of reshaping a tensor of static shape ``xshape`` to the
+    shape vector whose known entries are ``static`` (-1: inferred), or ValueError when
+    the known sizes show that no run-time value can fit."""
+    if static.count(-1) > 1:
+        raise ValueError(f"reshape: can only infer one dimension (-1), got {static}")
+    out = [None if s is None or s == -1 else s for s in static]
+    unknown = [k for k, s in enumerate(out) if s is None]
+    rest = int(np.prod([s for s in out if s is not None], dtype=np.int64))
+    if None not in xshape:
+        size = int(np.prod(xshape, dtype=np.int64))
+        if not unknown:
+            if size != rest:
+                raise ValueError(
+                    f"reshape: cannot reshape an array of shape {fmt_shape(xshape)} "
+                    f"({size} elements) into shape {fmt_shape(static)} ({rest} elements)")
+        elif (rest == 0 and (size or -1 in static)) or (rest and size % rest):
+            # NumPy refuses -1 beside a 0, whatever the size.
+            raise ValueError(
+                f"reshape: cannot reshape an array of shape {fmt_shape(xshape)} ({size} "
+                f"elements) into shape {fmt_shape(static)} (a multiple of {rest} elements)")
+        elif len(unknown) == 1 and rest:
+            # The one unknown entry (-1 or a run-time size) is whatever makes the sizes agree.
+            out[unknown[0]] = size // rest
+    elif not unknown:
+        known = int(np.prod([s for s in xshape if s is not None], dtype=np.int64))
+        if (known == 0 and rest) or (known and rest % known):
+            raise ValueError(
+                f"reshape: cannot reshape an array of shape {fmt_shape(xshape)} (a multiple of "
+                f"{known} elements) into shape {fmt_shape(static)} ({rest} elements)")
+    return tuple(out)
+
+
 class Reshape(Op):
-    """Reshape to a shape given as an int64 vector (``-1`` infers one dimension)."""
+    """Reshape to a shape given as an int64 vector (``-1`` infers one dimension).
+
+    The output's static shape takes every entry known while the graph is built: those
+    of ``static`` (given by :func:`reshape`) and those the shape vector shows itself (a
+    constant, ``shape(v)``, a vector of known scalars), so ``reshape(g, shape(x))``, the
+    gradient of a flatten, has ``x``'s static shape; with the input's size known, one
+    unknown entry is inferred. Known sizes that cannot agree raise ValueError naming
+    both shapes.
+    """
 
     __props__ = ("ndim",)
     view_map = {0: [0]}
@@ -164,24 +221,19 @@ class Reshape(Op):
         self.ndim = ndim
 
     def make_node(self, x, shp, static=None):
-        x = as_tensor_variable(x)
+        x, shp = as_tensor_variable(x), as_tensor_variable(shp)
+        if shp.type.ndim != 1 or not is_int_dtype(shp.type.dtype) \
+                or shp.type.shape[0] not in (None, self.ndim):
+            raise TypeError(f"Reshape{{ndim={self.ndim}}}: the shape must be an integer vector of "
+                            f"length {self.ndim}, got {shp!r} of type {shp.type}")
         static = tuple(static) if static is not None else (None,) * self.ndim
-        out = [None if (s is None or s == -1) else s for s in static]
-        if static.count(-1) > 1:
-            raise ValueError(f"reshape: can only infer one dimension (-1), got {static}")
-        known_in = None if None in x.type.shape else int(np.prod(x.type.shape, dtype=np.int64))
-        if None not in static:
-            rest = int(np.prod([s for s in static if s != -1], dtype=np.int64))
-            if -1 in static:
-                if known_in is not None:
-                    if rest == 0 or known_in % rest:
-                        raise ValueError(f"reshape: cannot reshape {fmt_shape(x.type.shape)} into {static}")
-                    out[static.index(-1)] = known_in // rest
-            elif known_in is not None and known_in != rest:
-                raise ValueError(
-                    f"reshape: cannot reshape an array of shape {fmt_shape(x.type.shape)} "
-                    f"({known_in} elements) into shape {static} ({rest} elements)")
-        return Apply(self, [x, shp], [TensorType(x.type.dtype, tuple(out))])
+        seen = _shape_entries(shp, self.ndim)
+        if len(static) != self.ndim or any(
+                a is not None and b is not None and a != b for a, b in zip(static, seen)):
+            raise ValueError(f"Reshape{{ndim={self.ndim}}}: the static shape {fmt_shape(static)} "
+                             f"contradicts the shape vector {shp!r}, known to be {fmt_shape(seen)}")
+        static = tuple(a if a is not None else b for a, b in zip(static, seen))
+        return Apply(self, [x, shp], [TensorType(x.type.dtype, _reshaped_static(x.type.shape, static))])
 
     def make_thunk(self, node):
         return np.reshape
