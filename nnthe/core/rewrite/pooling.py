@@ -10,7 +10,10 @@ interleaved runs): the first layer's mask 1.03 -> 0.17 ms with numba kernels and
 
 The bias gradient of a convolution followed by a pool is then
 ``sum(MaxPoolGrad(r, gz'), axis=(0, 2, 3))``; :func:`local_sum_pool_grad` sums ``gz'``
-instead, as every window routes its gradient to one element of ``r``.
+instead, as every window routes its gradient to one element of ``r``. Measured on the
+same step (numba kernels, load ~1.6, profiles of interleaved runs): the two bias sums
+0.50 -> 0.21 ms and 0.15 -> 0.12 ms; the step, in one process alternating with and
+without the rewrite, 0.985-0.998x.
 """
 from __future__ import annotations
 
