@@ -7,6 +7,7 @@ import pytest
 
 import nnthe
 import nnthe.tensor as T
+from nnthe.core.ops.shape import MakeVector, constant_value
 
 from core_testutil import assert_close, check_grad, run
 
@@ -223,3 +224,14 @@ def test_indexing_errors():
     f = nnthe.function([y], y[5])
     with pytest.raises(IndexError, match=r"Subtensor.*float32\(2, 3\)"):
         f(np.zeros((2, 3), dtype="float32"))
+
+
+def test_a_literal_index_of_a_known_dimension_is_a_static_value():
+    # x.shape[i] with i a Python int (stored in the op, not an input) is known at build
+    # time when dimension i is: the reshape after it gets the static entry.
+    x = T.tensor("float32", shape=(None, 5, 3), name="x")
+    assert constant_value(x.shape[1]) == 5 and constant_value(x.shape[-1]) == 3
+    assert constant_value(x.shape[0]) is None
+    assert constant_value(x.shape[T.lscalar("i")]) is None
+    g = T.tensor("float32", shape=(None, 15), name="g")
+    assert T.reshape(g, MakeVector()(x.shape[0], x.shape[1], x.shape[2])).type.shape == (None, 5, 3)

@@ -261,8 +261,9 @@ class Subtensor(_IndexingOp):
         if x.owner is not None and isinstance(x.owner.op, Shape):
             # x.shape[i] where dimension i is known statically.
             idx = self.index_spec
-            if len(idx) == 1 and idx[0][0] == "int" and len(owner.inputs) == 2:
-                i = constant_value(owner.inputs[1])
+            if len(idx) == 1 and idx[0][0] == "int":
+                # The index is a literal of the op (x.shape[1]) or its one symbolic input.
+                i = constant_value(owner.inputs[1]) if idx[0][1] == _SYM else idx[0][1]
                 if i is not None:
                     try:
                         d = x.owner.inputs[0].type.shape[int(i)]
