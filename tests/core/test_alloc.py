@@ -7,6 +7,7 @@ import pytest
 
 import nnthe
 import nnthe.tensor as T
+from nnthe.core.ops.shape import MakeVector
 
 from core_testutil import assert_close, check_grad, run
 
@@ -120,3 +121,13 @@ def test_constructors_are_not_differentiable_wrt_shape():
     y = (T.zeros_like(x) + x * n).sum()
     g = nnthe.grad(y, n)
     assert_close(nnthe.function([x, n], g)(np.array([1.0, 2.0]), 3.0), 3.0)
+
+
+def test_a_shape_vector_gives_alloc_the_static_entries_it_knows():
+    # shape(x) of a partly known x, and a vector of scalars some of which are known.
+    x = T.tensor("float32", shape=(None, 32, 4, 4), name="x")
+    assert T.alloc(np.float32(0), T.shape(x)).type.shape == (None, 32, 4, 4)
+    assert T.zeros(MakeVector()(x.shape[0], x.shape[1])).type.shape == (None, 32)
+    out = nnthe.function([x], T.alloc(np.float32(1), T.shape(x)), mode="DEBUG")(
+        np.zeros((2, 32, 4, 4), "float32"))
+    assert out.shape == (2, 32, 4, 4) and (out == 1).all()

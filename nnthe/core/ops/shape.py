@@ -118,7 +118,8 @@ _make_vector = MakeVector()
 
 def as_shape_vector(shp: Any, what: str) -> tuple[TensorVariable, tuple]:
     """Convert a shape (ints and int scalars, or an int vector) to an int64 vector and
-    the static shape it implies (ints where known, None elsewhere)."""
+    the static shape it implies (ints where known, None elsewhere: see
+    :func:`_shape_entries` for what a vector reveals)."""
     if isinstance(shp, Variable):
         shp = as_tensor_variable(shp)
         if shp.type.ndim == 0:
@@ -129,9 +130,7 @@ def as_shape_vector(shp: Any, what: str) -> tuple[TensorVariable, tuple]:
             if shp.type.shape[0] is None:
                 raise ValueError(f"{what}: the length of the shape vector {shp!r} must be known "
                                  "statically; pass ndim= or a tuple")
-            val = constant_value(shp)
-            static = tuple(int(v) for v in val) if val is not None else (None,) * shp.type.shape[0]
-            return cast(shp, "int64"), static
+            return cast(shp, "int64"), _shape_entries(shp, shp.type.shape[0])
     if isinstance(shp, (int, np.integer)):
         shp = [shp]
     try:
