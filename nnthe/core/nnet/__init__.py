@@ -10,6 +10,8 @@ from .losses import (CategoricalCrossEntropy, binary_crossentropy, categorical_c
                      sigmoid_binary_crossentropy)
 from .pool import (AveragePoolGrad, MaxPoolGrad, MaxPoolGradGrad, Pool, global_average_pool_2d,
                    global_max_pool_2d, global_pool_2d, pool_2d, pool_output_shape)
+from .pool_argmax import (MaxPoolArgmax, MaxPoolArgmaxGather, MaxPoolGradFromArgmax,
+                          max_pool_argmax)
 from .softmax import (LogSoftmax, OneHot, Softmax, SoftmaxCrossEntropyWithLogits, log_softmax,
                       logsumexp, one_hot, softmax, softmax_cross_entropy_with_logits)
 
@@ -47,6 +49,10 @@ __all__ = [
     "global_pool_2d",
     "pool_2d",
     "pool_output_shape",
+    "MaxPoolArgmax",
+    "MaxPoolArgmaxGather",
+    "MaxPoolGradFromArgmax",
+    "max_pool_argmax",
     "LogSoftmax",
     "OneHot",
     "Softmax",
