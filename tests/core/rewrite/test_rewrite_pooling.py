@@ -25,8 +25,13 @@ BACKENDS = ["numpy", pytest.param("numba", marks=pytest.mark.skipif(
     not HAS_NUMBA, reason="the numba backend needs numba (pip install 'nnthe[fast]')"))]
 
 
+#: These tests look for MaxPoolGrad nodes, which pool_argmax replaces when the forward
+#: pool is in the graph (tested in test_rewrite_pool_argmax.py).
+KEEP = ["pool_argmax"]
+
+
 def modes(kernels):
-    return Mode(kernels=kernels), Mode(kernels=kernels, exclude=["local_pool_mask"])
+    return Mode(kernels=kernels, exclude=KEEP), Mode(kernels=kernels, exclude=["local_pool_mask"] + KEEP)
 
 
 def fired(f):
@@ -147,7 +152,7 @@ def cnn_grad(kernels, exclude=()):
     r = T.nnet.relu(T.nnet.conv2d(X, W, filter_flip=False) + b.dimshuffle("x", 0, "x", "x"))
     loss = (T.nnet.pool_2d(r, (2, 2)) ** 2).mean()
     return nnthe.function([X], [loss] + nnthe.grad(loss, [W, b]),
-                          mode=Mode(kernels=kernels, exclude=list(exclude)))
+                          mode=Mode(kernels=kernels, exclude=list(exclude) + KEEP))
 
 
 def full_size_elementwise(f, hw=(8, 8)):
@@ -181,7 +186,7 @@ def test_relu_pool_gradient_passes_verify_grad_in_float64():
         return T.nnet.pool_2d(T.nnet.relu(x + b), (2, 2), ignore_border=False) ** 2
 
     x = T.tensor("float64", shape=xv.shape)
-    f = nnthe.function([x], nnthe.grad(model(x).sum(), x))
+    f = nnthe.function([x], nnthe.grad(model(x).sum(), x), mode=Mode(exclude=KEEP))
     assert fired(f)
     verify_grad(model, [xv], rng=rng)
 
@@ -228,7 +233,8 @@ def test_does_not_fire_when_the_full_size_gradient_is_read_elsewhere():
     gz = T.tensor4("gz", shape=(None, 2, 3, 3))
     g = MaxPoolGrad((2, 2))(x, gz)
     # (A sum over the pooled axes would read gz instead: local_sum_pool_grad.)
-    f = nnthe.function([x, gz], [E.gt(x, 0) * g, g.sum(axis=1), Pool((2, 2))(x)])
+    f = nnthe.function([x, gz], [E.gt(x, 0) * g, g.sum(axis=1), Pool((2, 2))(x)],
+                       mode=Mode(exclude=KEEP))
     assert not fired(f)
     assert sum(isinstance(n.op, MaxPoolGrad) for n in f.fgraph.toposort()) == 1
 
@@ -236,7 +242,8 @@ def test_does_not_fire_when_the_full_size_gradient_is_read_elsewhere():
 # -- local_sum_pool_grad ---------------------------------------------------------------
 
 def sum_modes(kernels):
-    return Mode(kernels=kernels), Mode(kernels=kernels, exclude=["local_sum_pool_grad"])
+    return (Mode(kernels=kernels, exclude=KEEP),
+            Mode(kernels=kernels, exclude=["local_sum_pool_grad"] + KEEP))
 
 
 def sums(f):
@@ -301,7 +308,7 @@ def cnn_bias_grad(kernels, dtype="float32", exclude=(), mode=Mode):
     r = T.nnet.relu(T.nnet.conv2d(X, W, filter_flip=False) + b.dimshuffle("x", 0, "x", "x"))
     loss = (T.nnet.pool_2d(r, (2, 2)) ** 2).mean()
     return nnthe.function([X], [loss] + nnthe.grad(loss, [W, b]),
-                          mode=mode(kernels=kernels, exclude=list(exclude)))
+                          mode=mode(kernels=kernels, exclude=list(exclude) + KEEP))
 
 
 @pytest.mark.parametrize("kernels", BACKENDS)
