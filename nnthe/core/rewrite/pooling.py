@@ -17,7 +17,10 @@ without the rewrite, 0.985-0.998x.
 
 Last, :func:`pool_argmax` makes the forward pool keep each window's argmax
 (:class:`~nnthe.core.nnet.pool_argmax.MaxPoolArgmax`) so that the gradient reads it
-(one byte per window) instead of recomputing it from ``x``.
+(one byte per window) instead of recomputing it from ``x``. Measured (numba kernels,
+load ~2, one process alternating): the first pool's forward + gradient 2.28 -> 1.59 ms
+(0.36 + 1.91 -> 0.48 + 1.12), the second's 0.43 -> 0.35 ms; the MNIST CNN step, median
+paired ratio 0.93-0.95 with numba and 0.94 with NumPy.
 """
 from __future__ import annotations
 
