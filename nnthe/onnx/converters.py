@@ -6,7 +6,8 @@ the node and the user's line). Conventions that differ between nnthe and ONNX:
 
 - ``conv2d`` is a cross-correlation, as ONNX ``Conv``; ``filter_flip=True`` (Theano's
   true convolution) reverses the kernel's spatial axes with a ``Slice`` first.
-  ``border_mode`` 'full' and 'half' become explicit symmetric ``pads``.
+  ``border_mode`` 'full' and 'half' become explicit symmetric ``pads``. A Conv2d with
+  an epilogue is ``Conv`` with its bias input ``B`` (and a ``Relu`` for 'bias_relu').
 - ``pool_2d(ignore_border=False)`` keeps partial windows at the bottom/right edge
   (Theano's rule). ONNX's ``ceil_mode`` does not count windows the same way, so the
   export pads the end explicitly by the amount the NumPy kernel pads; this needs the
@@ -25,6 +26,7 @@ import numpy as np
 
 from ..core.ops.gradops import DisconnectedGrad, GradClip, ZeroGrad
 from ..core.nnet.conv import Conv2d
+from ..core.nnet.conv_epilogue import has_relu
 from ..core.nnet.pool import Pool
 from ..core.nnet.softmax import LogSoftmax, Softmax, SoftmaxCrossEntropyWithLogits
 from ..core.ops.alloc import Alloc
@@ -361,7 +363,8 @@ def _softmax_cross_entropy(ctx, node, inputs):
 @register(Conv2d)
 def _conv2d(ctx, node, inputs):
     op = node.op
-    x_name, w_name = inputs
+    # With an epilogue, the third input is the bias: ONNX Conv's optional B.
+    x_name, w_name, bias = inputs[0], inputs[1], inputs[2:]
     kh, kw = node.inputs[1].type.shape[2:]
     if isinstance(op.border_mode, str) and (kh is None or kw is None):
         raise UnsupportedOpError(node, f"border_mode={op.border_mode!r} needs the kernel's "
@@ -374,8 +377,10 @@ def _conv2d(ctx, node, inputs):
                                    ctx.const(np.asarray([-_INT64_MAX, -_INT64_MAX], i64), hint="ends"),
                                    ctx.axes([2, 3]), ctx.const(np.asarray([-1, -1], i64), hint="steps")],
                          hint="flipped_filters")
-    y = ctx.add("Conv", [x_name, w_name], pads=[ph, pw, ph, pw], strides=list(op.subsample),
+    y = ctx.add("Conv", [x_name, w_name] + bias, pads=[ph, pw, ph, pw], strides=list(op.subsample),
                 dilations=list(op.filter_dilation), group=op.num_groups)
+    if has_relu(op.epilogue):
+        y = ctx.add("Relu", [y])
     # Output 1 (the im2col matrix kept for the weight gradient) has no ONNX counterpart.
     return [y, None]
 

@@ -122,6 +122,26 @@ def test_conv2d(rng, kw):
     check(x, T.nnet.conv2d(x, w, **kw), rng.normal(size=(2, 4, 9, 8)).astype("float32"), atol=1e-5)
 
 
+@pytest.mark.parametrize("epilogue", ["bias", "bias_relu"])
+@pytest.mark.parametrize("kw", [dict(border_mode="valid"),
+                                dict(border_mode="half", subsample=(2, 1), num_groups=2, filter_flip=True)])
+def test_conv2d_with_an_epilogue(rng, epilogue, kw):
+    """Conv2d{epilogue} (what the rewrite local_conv_epilogue builds) is Conv with its
+    bias input B, and Relu."""
+    from nnthe.core.nnet.conv import Conv2d
+    g = kw.get("num_groups", 1)
+    x = T.tensor4("x", shape=(None, 4, 9, 8))
+    w = nnthe.shared(rng.normal(size=(6, 4 // g, 3, 3)).astype("float32"), name="w")
+    b = T.vector("b", shape=(6,))
+    z = Conv2d(**kw, epilogue=epilogue)(x, w, b)[0]
+    bias = rng.normal(size=6).astype("float32")
+    model = check([x, b], z, rng.normal(size=(2, 4, 9, 8)).astype("float32"), bias, atol=1e-5)
+    ops = [n.op_type for n in model.graph.node]
+    assert ops.count("Conv") == 1 and ops.count("Relu") == (epilogue == "bias_relu")
+    [conv] = [n for n in model.graph.node if n.op_type == "Conv"]
+    assert len(conv.input) == 3
+
+
 def test_conv2d_filters_as_input(rng):
     x = T.tensor4("x", shape=(None, 2, 6, 6))
     w = T.tensor4("w", shape=(3, 2, 3, 3))

@@ -61,6 +61,7 @@ import numpy as np
 
 from ..graph import Apply
 from ..nnet.conv import Conv2d, Conv2dGradWeights, conv_output_length, conv_output_shape
+from ..nnet.conv_epilogue import has_relu
 from ..nnet.im2col import pad_spatial
 from .backend import get_num_threads, numba
 from .cache import load_module
@@ -86,13 +87,13 @@ FLAGS = dict(cache=True, error_model="numpy", fastmath={{"contract"}}, nogil=Tru
 _DRIVERS = """
 
 @numba.njit(cache=True, nogil=True{parallel})
-def conv_forward(x, w, out, chunks):
+def conv_forward(x, w, bias, out, chunks):
     # Images split into `chunks` runs, one per thread; the body is its own function so
     # that parallel=True does not change its code generation.
     N = out.shape[0]
     for q in {range}(chunks):
         for n in range(q * N // chunks, (q + 1) * N // chunks):
-            _forward_image(x, w, out, n)
+            _forward_image(x, w, bias, out, n)
 
 
 @numba.njit(cache=True, nogil=True{parallel})
@@ -118,20 +119,23 @@ def _taps(cg: int, kh: int, kw: int) -> list[tuple[int, int, int]]:
 
 
 def kernel_source(cg: int, kg: int, kh: int, kw: int, stride: tuple[int, int],
-                  dil: tuple[int, int], ow: int, parallel: bool, oh: int | None = None) -> str:
+                  dil: tuple[int, int], ow: int, parallel: bool, oh: int | None = None,
+                  epilogue: str | None = None) -> str:
     """The generated module of one geometry (on a padded input: no bounds checks).
 
     ``x`` is (N, C, Hp, Wp), ``w`` (K, Cg, kh, kw) (already flipped if the op flips),
-    ``out`` and ``gy`` (N, K, OH, OW), ``gw`` (K, Cg*kh*kw); all C-contiguous. ``oh``,
+    ``bias`` (K,) (read only with an ``epilogue``), ``out`` and ``gy`` (N, K, OH, OW),
+    ``gw`` (K, Cg*kh*kw); all C-contiguous. ``oh``,
     when given, is compiled in too: the filter gradient then needs no code for a last
     block of fewer than ``ROWS`` rows when ``ROWS`` divides it (a quarter less compile
-    time for the MNIST layer: 2.25 -> 1.7 s, measured).
+    time for the MNIST layer: 2.25 -> 1.7 s, measured). ``epilogue`` (see
+    :mod:`nnthe.core.nnet.conv_epilogue`) is applied in the last channel's store.
     """
     (sh, sw), (dh, dw) = stride, dil
     taps = _taps(cg, kh, kw)
     window = [(i, j) for i in range(kh) for j in range(kw)]
     geometry = (f"Cg={cg} Kg={kg} kernel={kh}x{kw} stride={stride} dilation={dil} OW={ow} "
-                f"OH={oh} rows={ROWS} parallel={parallel}")
+                f"OH={oh} rows={ROWS} parallel={parallel} epilogue={epilogue}")
     # One loop over the output row per input channel: its body has kh*kw products (with
     # all Cg*kh*kw in one body, 3 channels 5x5 ran 1.7x (forward) and 3x (gradient)
     # slower, measured). Input rows are 1-d views taken before that loop: one index per
@@ -139,11 +143,15 @@ def kernel_source(cg: int, kg: int, kh: int, kw: int, stride: tuple[int, int],
     # instead of 1.7 s for the MNIST layer) and as fast.
     L = [_HEADER.format(geometry=geometry), "",
          "@numba.njit(**FLAGS)",
-         "def _forward_image(x, w, out, n):",
+         "def _forward_image(x, w, bias, out, n):",
          f"    K, OH = out.shape[1], {'out.shape[2]' if oh is None else oh}",
          "    for k in range(K):",
          f"        c0 = (k // {kg}) * {cg}"]
+    if has_relu(epilogue):
+        L.insert(-2, "    zero = out.dtype.type(0)")
     L += [f"        w{t} = w[k, {c}, {i}, {j}]" for t, (c, i, j) in enumerate(taps)]
+    if epilogue is not None:
+        L += ["        bk = bias[k]"]
     ch = [_plus("c0", c) for c in range(cg)]
     L += ["        for a in range(OH):",
           f"            y = {_plus('a', 0, sh)}"]
@@ -151,8 +159,18 @@ def kernel_source(cg: int, kg: int, kh: int, kw: int, stride: tuple[int, int],
         L += [f"            r{i} = x[n, {ch[c]}, {_plus('y', i * dh)}]" for i in range(kh)]
         terms = " + ".join(f"w{c * kh * kw + q} * r{i}[{_plus('b', j * dw, sw)}]"
                            for q, (i, j) in enumerate(window))
-        L += [f"            for b in range({ow}):",
-              f"                out[n, k, a, b] {'=' if c == 0 else '+='} {terms}"]
+        L += [f"            for b in range({ow}):"]
+        if epilogue is None or c < cg - 1:
+            L += [f"                out[n, k, a, b] {'=' if c == 0 else '+='} {terms}"]
+            continue
+        # The epilogue in the last store: the sum over channels, rounded as the plain
+        # kernel stores it (`out += t` is `out + (t)`), plus the bias, then relu as the
+        # fused elementwise kernels compute it (NaN propagates, -0.0 becomes +0.0). No
+        # multiplication feeds the bias add, so FMA contraction cannot change it.
+        total = f"({terms})" if c == 0 else f"(out[n, k, a, b] + ({terms}))"
+        L += [f"                v = {total} + bk"]
+        store = "v if (v > zero or v != v) else zero" if has_relu(epilogue) else "v"
+        L += [f"                out[n, k, a, b] = {store}"]
 
     def rows_body(rows: int, indent: str) -> list[str]:
         # `rows` output rows: per input channel, one loop over the output columns adding
@@ -223,6 +241,7 @@ class _Geometry:
 
     def __init__(self, op: Any, c: int, k: int, kh: int, kw: int, h_in: int | None, w_in: int) -> None:
         self.op = op
+        self.epilogue = getattr(op, "epilogue", None)  # the gradient ops have none
         self.c, self.k, self.kh, self.kw = c, k, kh, kw
         self.g = op.num_groups
         self.cg, self.kg = c // self.g, k // self.g
@@ -246,7 +265,7 @@ class _Geometry:
 
     def module(self, parallel: bool) -> Any:
         src = kernel_source(self.cg, self.kg, self.kh, self.kw, self.op.subsample,
-                            self.op.filter_dilation, self.ow, parallel, self.oh)
+                            self.op.filter_dilation, self.ow, parallel, self.oh, self.epilogue)
         return load_module(src, f"dconv{self.kh}x{self.kw}c{self.cg}")
 
     def out_h(self, h: int) -> int:
@@ -262,31 +281,36 @@ class _Geometry:
 
 @register_kernel(Conv2d)
 def conv2d_kernel(node: Apply, context: KernelContext) -> Callable | None:
-    """The direct forward convolution (None where :func:`pays` says perform is faster)."""
+    """The direct forward convolution, with its epilogue (None where :func:`pays` says
+    perform is faster)."""
     op = node.op
     x_t, w_t = node.inputs[0].type, node.inputs[1].type
     k, cg, kh, kw = w_t.shape
     c = x_t.shape[1]
     if cg is not None and c is not None and c != cg * op.num_groups:
         return None
-    geo = _Geometry.of(op, x_t.dtype, (w_t.dtype,), c, k, kh, kw, *x_t.shape[2:])
+    geo = _Geometry.of(op, x_t.dtype, tuple(v.type.dtype for v in node.inputs[1:]), c, k, kh, kw,
+                       *x_t.shape[2:])
     if geo is None:
         return None
     chunks, parallel = _chunks()
     dt = np.dtype(x_t.dtype)
     a4 = numba_array_type(dt, 4)
-    kern = compile_kernel(geo.module(parallel), "conv_forward", (a4, a4, a4, numba().types.intp),
+    kern = compile_kernel(geo.module(parallel), "conv_forward",
+                          (a4, a4, numba_array_type(dt, 1), a4, numba().types.intp),
                           context.report, "conv_forward")
     ph, pw = geo.pad
     wshape = (k, cg, kh, kw)
+    no_bias = np.empty(0, dt)  # the plain kernel never reads its bias argument
 
-    def conv_forward(x: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        if not geo.matches(x) or w.shape != wshape or x.dtype != dt or w.dtype != dt:
-            return op.perform(node, x, w)
+    def conv_forward(x: np.ndarray, w: np.ndarray, *b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        if not geo.matches(x) or w.shape != wshape or x.dtype != dt or w.dtype != dt \
+                or any(v.shape != (k,) or v.dtype != dt for v in b):
+            return op.perform(node, x, w, *b)
         xp = _padded(x, ph, pw)
         wc = np.ascontiguousarray(op._eff_filters(w))
         out = np.empty((x.shape[0], k, geo.out_h(x.shape[2]), geo.ow), dt)
-        kern(xp, wc, out, chunks)
+        kern(xp, wc, np.ascontiguousarray(b[0]) if b else no_bias, out, chunks)
         # No im2col matrix: Conv2dGradWeights builds its own if it needs one.
         return out, np.empty((geo.g, 0, 0), dt)
 

@@ -28,6 +28,7 @@ from ..types import disconnected_type, fmt_shape, is_disconnected, is_float_dtyp
 from ..ops.elemwise import switch
 from ..ops.shape import as_shape_vector, shape_i, specify_shape
 from ..variable import TensorVariable, as_tensor_variable
+from .conv_epilogue import bias_input, check_epilogue, epilogue_grads, store_nchw
 from .im2col import _im2col, channels_last, channels_last_blocks
 
 BorderMode = Any  # 'valid' | 'full' | 'half' | 'same' | int | (int, int)
@@ -197,15 +198,35 @@ class Conv2d(_ConvBase):
     Where the direct-convolution kernel runs (few input channels: see
     :mod:`nnthe.core.kernels.direct_conv`), it builds no such matrix and this output is an
     empty ``(G, 0, 0)`` placeholder, which Conv2dGradWeights recognises and never reads.
+
+    ``epilogue='bias'`` adds a third input ``b`` (K,) to every output channel, and
+    ``'bias_relu'`` applies ``relu`` after it, while the output is stored (see
+    :mod:`.conv_epilogue`; the rewrite ``local_conv_epilogue`` builds these nodes).
     """
+
+    __props__ = _ConvBase.__props__ + ("epilogue",)
+
+    def __init__(self, border_mode: BorderMode = "valid", subsample: Sequence[int] = (1, 1),
+                 filter_dilation: Sequence[int] = (1, 1), num_groups: int = 1,
+                 filter_flip: bool = False, epilogue: str | None = None) -> None:
+        super().__init__(border_mode, subsample, filter_dilation, num_groups, filter_flip)
+        self.epilogue = check_epilogue(epilogue)
+
+    def __str__(self) -> str:
+        # The plain convolution prints as it did before epilogues existed.
+        shown = self.__props__ if self.epilogue else _ConvBase.__props__
+        return f"Conv2d{{{', '.join(f'{p}={getattr(self, p)!r}' for p in shown)}}}"
+
+    __repr__ = __str__
 
     # Output 1 (the im2col matrix) has no gradient of its own: L_op ignores it rather
     # than have grad() allocate zeros of its size.
     handles_disconnected_grads = True
 
-    def make_node(self, x: Any, w: Any) -> Apply:
+    def make_node(self, x: Any, w: Any, b: Any = None) -> Apply:
         x, w = self._check4(x, "the input"), self._check4(w, "the filters")
         self._same_dtype(x, w, "the input and the filters")
+        bias = bias_input(self, b, w)
         g = self.num_groups
         c, k, cg = x.type.shape[1], w.type.shape[0], w.type.shape[1]
         if c is not None and cg is not None and c != cg * g:
@@ -218,11 +239,12 @@ class Conv2d(_ConvBase):
                              f"num_groups={g} (filters {fmt_shape(w.type.shape)})")
         out = conv_output_shape(x.type.shape, w.type.shape, self.border_mode, self.subsample,
                                 self.filter_dilation)
-        return Apply(self, [x, w], [TensorType(x.type.dtype, out),
+        return Apply(self, [x, w] + bias, [TensorType(x.type.dtype, out),
                                     TensorType(x.type.dtype, _cols_shape(out, w.type.shape, g,
                                                                      self.filter_dilation[1]))])
 
-    def perform(self, node: Apply, x: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def perform(self, node: Apply, x: np.ndarray, w: np.ndarray,
+                b: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         n, c, h, wd = x.shape
         k, cg, kh, kw = w.shape
         g = self.num_groups
@@ -245,7 +267,7 @@ class Conv2d(_ConvBase):
                 for i in range(g):
                     np.dot(cols[i, r0:r1], wt[i], out=out[i, r0:r1])
             y = out.reshape(g, n, oh, ow, kg).transpose(1, 0, 4, 2, 3).reshape(n, k, oh, ow)
-            return np.ascontiguousarray(y), cols
+            return store_nchw(y, b, self.epilogue), cols
         # im2col, then one large GEMM per group. One big GEMM rather than a batched
         # matmul of N small ones: the latter pays a BLAS thread synchronisation per
         # image, which on a busy machine costs seconds.
@@ -262,23 +284,23 @@ class Conv2d(_ConvBase):
             np.dot(wm[i], cols[i], out=out[i])
         # (G, Kg, N, OH, OW) -> a C-contiguous (N, K, OH, OW), so later ops see plain layouts.
         y = out.reshape(g, kg, n, oh, ow).transpose(2, 0, 1, 3, 4).reshape(n, k, oh, ow)
-        return np.ascontiguousarray(y), cols
+        return store_nchw(y, b, self.epilogue), cols
 
     def L_op(self, node, inputs, outputs, output_grads):
-        x, w = inputs
+        x, w = inputs[:2]
         if is_disconnected(output_grads[0]):
-            return [disconnected_type(), disconnected_type()]
-        gy = output_grads[0]
+            return [disconnected_type() for _ in inputs]
+        gy, gb = epilogue_grads(self.epilogue, outputs[0], output_grads[0])
         kw = self._kwargs()
         gx = Conv2dGradInputs(**kw)(w, gy, _hw(x))
         gw = Conv2dGradWeights(**kw)(x, gy, _hw(w), outputs[1])
-        return [gx, gw]
+        return [gx, gw] + ([] if gb is None else [gb])
 
     def connection_pattern(self, node):
-        return [[True, False], [True, False]]
+        return [[True, False] for _ in node.inputs]
 
     def infer_shape(self, node, input_shapes):
-        xs, ws = input_shapes
+        xs, ws = input_shapes[:2]
         out = [xs[0], ws[0]]
         for d in range(2):
             k, dil = ws[2 + d], self.filter_dilation[d]

@@ -3,7 +3,8 @@
 Rewrites are small named functions registered in phases (see :mod:`.registry`):
 merge (common subexpressions), useless (identities such as ``x * 1``), canonicalize,
 stabilize (``log(1 + x)`` -> ``log1p(x)``, ...), specialize (``x ** 2`` -> ``sqr(x)``; a
-ReLU-style mask of a max pool's input applied at the pooled size), constant folding,
+ReLU-style mask of a max pool's input applied at the pooled size; a convolution's bias
+and ReLU folded into it), constant folding,
 fusion of elementwise chains evaluated block by block, and in-place elementwise
 operations on dead buffers.
 Switch one off by name: ``nnthe.function(..., mode=Mode(exclude=['local_log1p']))``.
@@ -12,6 +13,6 @@ from .registry import PHASES, Rewrite, apply_rewrites, register, registered_rewr
 
 # Importing a module registers its rewrites: the registry is complete once this package
 # is imported, before anything is compiled.
-from . import basic, fusion, inplace, merge, pooling, specialize, stabilize  # noqa: E402,F401
+from . import basic, conv, fusion, inplace, merge, pooling, specialize, stabilize  # noqa: E402,F401
 
 __all__ = ["PHASES", "Rewrite", "apply_rewrites", "register", "registered_rewrites", "select"]

@@ -169,7 +169,10 @@ def test_adam_with_kernels_is_bitwise_equal_to_numpy_and_updates_in_place():
     _, l2, w2, _ = adam_mlp(Mode(kernels="numpy"))
     np.testing.assert_array_equal(l1, l2)
     np.testing.assert_array_equal(w1, w2)
-    assert f.kernel_report.entries, "no kernel was linked"
+    # The report lists only kernels compiled for this function: another test may have
+    # compiled the same programs earlier in the process.
+    assert any(registry.kernel_thunk(n, registry.KernelContext(KernelReport())) is not None
+               for n in f.fgraph.toposort() if isinstance(n.op, FusedElemwise)), "no kernel was linked"
     assert same_buffer  # the parameter's own buffer was written
 
 

@@ -167,8 +167,9 @@ def test_fires_on_the_cnn_relu_pool_gradient(kernels):
     f = cnn_grad(kernels, ["local_sum_pool_grad"])
     ref = cnn_grad(kernels, ["local_pool_mask", "local_sum_pool_grad"])
     assert fired(f) and not fired(ref)
-    # Forward bias + relu only; unrewritten, the mask of the gradient too.
-    assert len(full_size_elementwise(f)) == 1 and len(full_size_elementwise(ref)) == 2
+    # None (the forward bias + relu are the convolution's epilogue: local_conv_epilogue);
+    # unrewritten, the mask of the gradient.
+    assert len(full_size_elementwise(f)) == 0 and len(full_size_elementwise(ref)) == 1
     mpg = [n for n in f.fgraph.toposort() if isinstance(n.op, MaxPoolGrad)]
     assert len(mpg) == 1 and mpg[0].inputs[1].owner.outputs[0].type.shape[-2:] == (4, 4)
     assert sum(isinstance(n.op, Pool) for n in f.fgraph.toposort()) == 1  # the forward one, reused
