@@ -66,22 +66,28 @@ def has_relu(epilogue: str | None) -> bool:
     return epilogue == "bias_relu"
 
 
-def _per_image(values: np.ndarray, shape: tuple) -> np.ndarray:
-    """``values`` of shape (1, K, 1, 1) repeated over one image's (1, K, OH, OW), contiguous."""
-    return np.ascontiguousarray(np.broadcast_to(values, shape))
+#: Bytes of output the NumPy epilogue copies, then adds to and clamps, at a time: blocks
+#: that stay in this machine's (2 MB per core) L2 cache between the three passes.
+BLOCK_BYTES = 2 << 20
 
 
 def store_nchw(y: np.ndarray, b: np.ndarray | None, epilogue: str | None) -> np.ndarray:
     """A C-contiguous copy of the (N, K, OH, OW) convolution ``y`` with the epilogue applied.
 
-    ``y`` is typically a transposed view of the GEMM's result; it must not be an input
-    of the op (it may be reused in place when it is already contiguous). The copy comes
-    first, then the bias and the ReLU in place: a ufunc reading the transposed view
-    directly took 2.4 ms for the MNIST CNN's first layer (128x32x24x24 float32) where
-    the copy takes 0.45. The bias and the zero are operands of one image's size, so both
-    ufuncs run their contiguous two-array loops over ``K*OH*OW`` elements at a time:
-    with a (1, K, 1, 1) bias and a scalar zero the same layer took 2.3 ms instead of 1.0
-    (the unfused ``copy; relu(y + b)`` took 2.5 ms; one thread, load ~1, medians).
+    ``y`` is typically a transposed view of the GEMM's result. Per block of images, the
+    copy comes first, then the bias and the ReLU in place while the block is in the
+    cache. Why this way (float32, one thread, load ~1.8, medians; NumPy 2.4):
+
+    - a ufunc reading the transposed view directly is slow: ``np.add(y, b, out=)`` took
+      2.4 ms for the MNIST CNN's first layer (128x32x24x24) where the copy takes 0.45;
+    - the bias and the zero are operands of one image's size, so both ufuncs run their
+      contiguous two-array loops over ``K*OH*OW`` elements: with a (1, K, 1, 1) bias and
+      a scalar zero they took 2.3 ms instead of 1.0 (``np.maximum`` with a scalar has no
+      fast loop);
+    - blocks of 2 MB: the first layer 1.49-1.56 ms against 1.61-1.72 ms in whole passes
+      (the unfused ``copy; relu(y + b)``: 2.5-2.6 ms), and for a batch of 500 (37 MB,
+      past the L3 cache) 9.2-10.7 against 11.1-12.2 ms (unfused 22.1-22.6 ms); the second
+      layer (128x32x8x8) 0.19 against 0.18 ms (unfused 0.26).
     """
     if epilogue is None:
         return np.ascontiguousarray(y)
@@ -89,14 +95,22 @@ def store_nchw(y: np.ndarray, b: np.ndarray | None, epilogue: str | None) -> np.
     if b.shape != (k,):
         raise ValueError(f"conv2d: a bias of shape {b.shape} for {k} output channels: "
                          f"expected ({k},)")
-    out = np.ascontiguousarray(y)
+    relu = has_relu(epilogue)
     b4 = b.reshape(1, k, 1, 1)
-    one = (1,) + out.shape[1:]
-    # One image: the operand of an image's size would cost as much as the add itself.
-    np.add(out, _per_image(b4, one) if n > 1 else b4, out=out)
-    if has_relu(epilogue):
-        zero = np.zeros(one, out.dtype) if n > 1 else out.dtype.type(0)
-        np.maximum(out, zero, out=out)
+    image = (1,) + y.shape[1:]
+    if n == 1:  # operands of an image's size would cost as much as the epilogue itself
+        bias, zero = b4, y.dtype.type(0)
+    else:
+        bias = np.ascontiguousarray(np.broadcast_to(b4, image))
+        zero = np.zeros(image, y.dtype) if relu else None
+    out = np.empty(y.shape, y.dtype)
+    step = max(1, BLOCK_BYTES // max(1, y.itemsize * int(np.prod(image))))
+    for i in range(0, n, step):
+        dst = out[i:i + step]
+        np.copyto(dst, y[i:i + step])
+        np.add(dst, bias, out=dst)
+        if relu:
+            np.maximum(dst, zero, out=dst)
     return out
 
 

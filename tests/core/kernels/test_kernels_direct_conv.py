@@ -289,7 +289,8 @@ def test_epilogue_kernel_is_the_plain_kernel_then_numpys_add_and_maximum(
         x[rng.integers(n), rng.integers(cg * g), rng.integers(h), rng.integers(width)] = value
         b[rng.integers(b.size)] = -value
     elif special == "zero":  # pre-activations of -0.0 (relu makes them +0.0)
-        x[:] = 0
+        x[:] = -0.0
+        w = np.abs(w)
         b[:] = -0.0
     y = thunk_of(plain)(x, w)[0]
     z = y + b.reshape(1, -1, 1, 1)

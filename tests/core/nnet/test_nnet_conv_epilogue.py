@@ -71,8 +71,8 @@ def test_perform_is_the_convolution_then_the_epilogue(rng, case, epilogue, dtype
     plain, fused = plain_and_fused(case, epilogue)
     pnode, fnode = nodes(plain, fused, dtype, case)
     x, w, b = data(rng, case, dtype)
-    # Special values in the input and the bias, and a pre-activation of exactly -0.0
-    # (relu makes it +0.0, as np.maximum(x, 0) does).
+    # Special values in the input and the bias; then zeros plus a bias of -0.0 (BLAS sums
+    # from +0.0, so the pre-activations are +0.0: -0.0 ones are the kernels' tests).
     x[0, 0, 0, :2] = [np.nan, np.inf]
     b[0], b[-1] = -np.inf, np.nan
     y, cols = plain.perform(pnode, x, w)
@@ -92,6 +92,16 @@ def test_one_image(rng, epilogue):
     pnode, fnode = nodes(plain, fused, "float32", case)
     x, w, b = data(rng, case, "float32", n=1)
     assert_bitwise(reference(plain.perform(pnode, x, w)[0], b, epilogue), fused.perform(fnode, x, w, b)[0])
+
+
+@pytest.mark.parametrize("case", [CASES[0], CASES[4]])
+def test_blocks_of_images_with_a_ragged_last_one(rng, monkeypatch, case):
+    plain, fused = plain_and_fused(case, "bias_relu")
+    pnode, fnode = nodes(plain, fused, "float64", case)
+    x, w, b = data(rng, case, "float64", n=5)
+    y = plain.perform(pnode, x, w)[0]
+    monkeypatch.setattr(conv_epilogue, "BLOCK_BYTES", 2 * y[0].nbytes + 1)  # 2, 2 and 1 images
+    assert_bitwise(reference(y, b, "bias_relu"), fused.perform(fnode, x, w, b)[0])
 
 
 @pytest.mark.parametrize("case", [CASES[1], CASES[2], CASES[3]])

@@ -94,8 +94,13 @@ def test_values_equal_the_unfused_graph(rng, kernels, geometry, dtype, act, bias
     for special in (True, False):
         xs, ws, bs = values(rng, geometry, dtype, special=special)
         assert_bitwise(ref(xs, ws, bs), f(xs, ws, bs))
-    # Pre-activations of -0.0: relu's np.maximum makes them +0.0 on both sides.
-    xs, ws, bs = np.zeros_like(xs), ws, np.full_like(bs, -0.0)
+    # Pre-activations of -0.0 where the direct kernel runs (-0.0 inputs times positive
+    # filters, summed from the first product, plus a bias of -0.0): relu's np.maximum
+    # makes them +0.0, the bias alone keeps them.
+    xs, ws, bs = np.full_like(xs, -0.0), np.abs(ws), np.full_like(bs, -0.0)
+    assert_bitwise(ref(xs, ws, bs), f(xs, ws, bs))
+    if kernels == "numba" and GEOMETRIES.index(geometry) < DIRECT and geometry[2].get("border_mode") is None:
+        assert np.signbit(f(xs, ws, bs)).all() != act  # the case happened
     assert_bitwise(ref(xs, ws, bs), f(xs, ws, bs))
 
 
