@@ -10,7 +10,9 @@ only when a function that uses a kernel is linked. Kernels:
   (:mod:`.cache`);
 - :mod:`.pool`: max pooling and its gradient;
 - :mod:`.conv`: the input gradient of a convolution (one GEMM and a compiled col2im);
-- :mod:`.direct_conv`: direct convolution and filter gradient for few input channels.
+- :mod:`.direct_conv`: direct convolution and filter gradient for few input channels,
+  with the bias and ReLU epilogue in the store; :mod:`.conv_epilogue`: that epilogue as
+  one compiled pass after perform's GEMM elsewhere.
 """
 from .backend import (BACKENDS, get_num_threads, numba_available, resolve_backend,
                       set_num_threads)

@@ -65,6 +65,7 @@ from ..nnet.conv_epilogue import has_relu
 from ..nnet.im2col import pad_spatial
 from .backend import get_num_threads, numba
 from .cache import load_module
+from .conv_epilogue import gemm_epilogue_thunk
 from .registry import KernelContext, compile_kernel, numba_array_type, register_kernel
 
 #: The largest ``Cg*kh*kw`` (products per output element) the kernels take (see above).
@@ -281,18 +282,18 @@ class _Geometry:
 
 @register_kernel(Conv2d)
 def conv2d_kernel(node: Apply, context: KernelContext) -> Callable | None:
-    """The direct forward convolution, with its epilogue (None where :func:`pays` says
-    perform is faster)."""
+    """The direct forward convolution, with its epilogue. Where :func:`pays` says perform
+    is faster: perform, and for an epilogue the compiled pass of :mod:`.conv_epilogue`."""
     op = node.op
     x_t, w_t = node.inputs[0].type, node.inputs[1].type
     k, cg, kh, kw = w_t.shape
     c = x_t.shape[1]
-    if cg is not None and c is not None and c != cg * op.num_groups:
-        return None
-    geo = _Geometry.of(op, x_t.dtype, tuple(v.type.dtype for v in node.inputs[1:]), c, k, kh, kw,
-                       *x_t.shape[2:])
+    geo = None
+    if cg is None or c is None or c == cg * op.num_groups:
+        geo = _Geometry.of(op, x_t.dtype, tuple(v.type.dtype for v in node.inputs[1:]), c, k, kh,
+                           kw, *x_t.shape[2:])
     if geo is None:
-        return None
+        return gemm_epilogue_thunk(node, context)
     chunks, parallel = _chunks()
     dt = np.dtype(x_t.dtype)
     a4 = numba_array_type(dt, 4)

@@ -7,8 +7,14 @@ output once more. :func:`local_conv_epilogue` rewrites it into one
 in two steps that each stand alone: the add into ``epilogue='bias'``, then a ReLU of
 that into ``'bias_relu'``. The values are bitwise those of the unfused graph, on both
 backends. It runs with the other specializations, before elementwise fusion (which
-would hide the add and the ReLU in a fused node). Measured on the MNIST CNN (batch
-128, numba kernels): see the commit that added it.
+would hide the add and the ReLU in a fused node).
+
+Measured on the benchmark's MNIST CNN, one BLAS and kernel thread, steps of the graphs
+with and without this rewrite interleaved in one process (medians, load ~2.4, two runs):
+training step (batch 128) 30.3 / 31.5 -> 29.9 / 30.6 ms with numba (first layer 1.77 ms
++ 0.70 for the fused add and relu -> 2.04 ms; second layer unchanged), 45.9 / 45.2 ->
+44.8 / 44.0 ms with NumPy; inference (batch 500) 49.9 / 54.2 -> 48.0 / 50.3 ms with
+numba, 76.4 / 70.4 -> 71.1 / 64.6 ms with NumPy.
 """
 from __future__ import annotations
 

@@ -25,7 +25,7 @@ pytestmark = pytest.mark.filterwarnings("ignore:invalid value:RuntimeWarning")
 
 # (C, H, W), (K, kh, kw), conv2d keywords. The direct-convolution kernel takes the first
 # DIRECT (one channel per group, OW >= 16); the others run perform's GEMM (channels-first,
-# then channels-last im2col).
+# then channels-last im2col) and, with numba, the epilogue as a compiled pass.
 DIRECT = 3
 GEOMETRIES = [
     ((1, 12, 20), (4, 3, 3), dict()),
@@ -88,9 +88,10 @@ def test_values_equal_the_unfused_graph(rng, kernels, geometry, dtype, act, bias
     assert node.op.epilogue == ("bias_relu" if act else "bias")
     assert not [n for n in f.fgraph.toposort() if isinstance(n.op, Elemwise)]
     assert convs(ref)[0].op.epilogue is None
-    if kernels == "numba":
-        direct = kernel_thunk(node, KernelContext(KernelReport())) is not None
-        assert direct == (GEOMETRIES.index(geometry) < DIRECT)
+    if kernels == "numba":  # the direct kernel's store, or perform and a compiled pass
+        thunk = kernel_thunk(node, KernelContext(KernelReport()))
+        assert thunk.nnthe_kernel == ("conv_forward" if GEOMETRIES.index(geometry) < DIRECT
+                                      else "bias_relu_inplace" if act else "bias_inplace")
     for special in (True, False):
         xs, ws, bs = values(rng, geometry, dtype, special=special)
         assert_bitwise(ref(xs, ws, bs), f(xs, ws, bs))
