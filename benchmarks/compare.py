@@ -1,10 +1,10 @@
 """nnthe head to head with PyTorch (CPU, eager), JAX (jit) and PyTensor (C backend), on
 the same machine, in one run, with the NumPy GEMM bound of each workload.
 
-    /work/benchvenv/bin/python benchmarks/compare.py            # full run, ~5-10 min
+    /work/benchvenv/bin/python benchmarks/compare.py            # full run, ~10 min
     /work/benchvenv/bin/python benchmarks/compare.py --quick    # smoke test, ~1-2 min
 
-Each (framework, workload) pair runs ``--rounds`` times (3), round after round across the
+Each (framework, workload) pair runs ``--rounds`` times (5), round after round across the
 frameworks, and the median round is reported, with every round's figure below it.
 Run it with the benchmark venv of benchmarks/README.md (the peers live there, never in
 nnthe's dependencies); a peer that is not installed is skipped with a message. Every
@@ -50,9 +50,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--timeout", type=float, default=600, help="seconds per subprocess")
     ap.add_argument("--wait-idle", type=float, default=60, metavar="S",
                     help="wait up to S s for idle cores before each measurement")
-    ap.add_argument("--rounds", type=int, default=3,
+    ap.add_argument("--rounds", type=int, default=5,
                     help="runs of each (framework, workload), interleaved; the median is "
-                         "reported (default 3)")
+                         "reported (default 5)")
     ap.add_argument("--no-write", action="store_true", help="do not update RESULTS.md")
     args = ap.parse_args(argv)
     peers = [p for p in args.peers.split(",") if p]
