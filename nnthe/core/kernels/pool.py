@@ -13,14 +13,14 @@ NaN wins, a tie takes the later element); the gradient goes to the first strict 
 and ``g * 1`` / ``g * 0`` are written, so a NaN or infinite ``g`` spreads over its window
 as in ``perform``. Covered: windows that do not overlap (stride >= window), no padding,
 and at run time windows inside the input; anything else calls ``perform``. The argmax
-is recomputed from ``x`` by :class:`MaxPoolGrad`; the rewrite ``local_pool_argmax``
+is recomputed from ``x`` by :class:`MaxPoolGrad`; the rewrite ``pool_argmax``
 replaces a graph's ``Pool(x)`` and ``MaxPoolGrad(x, gz)`` by
 :class:`~nnthe.core.nnet.pool_argmax.MaxPoolArgmax` (pooled values and a ``uint8``
 argmax offset per window, one pass) and
 :class:`~nnthe.core.nnet.pool_argmax.MaxPoolGradFromArgmax` (the scatter, which reads
 the argmax and ``gz`` instead of ``x`` and ``gz``: 3.0 instead of 11.8 MB for the
-CNN's first pool). Their kernels are in ``ARGMAX_TEMPLATE``, a module of its own so
-that the cached machine code of the others stays valid.
+CNN's first pool). The four kernels share the window scan and the scatter (inlined
+numba functions) in one generated module per geometry.
 """
 from __future__ import annotations
 
@@ -42,103 +42,75 @@ FLAGS = dict(cache=True, error_model="numpy", fastmath=False, nogil=True)
 WH, WW, SH, SW = {wh}, {ww}, {sh}, {sw}
 
 
+@numba.njit(inline="always", **FLAGS)
+def _window(x, p, a, b):
+    # The window's running maximum, offsets in perform's order, with NumPy's maximum (a
+    # NaN wins, a tie takes the later element), and the offset of its first strict
+    # maximum (where the gradient goes). Inlined: the forward kernel, which drops the
+    # offset, compiles to the loop without it.
+    m = x[p, a * SH, b * SW]
+    k = 0
+    for i in range(WH):
+        for j in range(WW):
+            v = x[p, a * SH + i, b * SW + j]
+            if v > m:
+                k = i * WW + j
+            m = m if (m > v or m != m) else v
+    return m, k
+
+
+@numba.njit(inline="always", **FLAGS)
+def _scatter(gx, p, a, b, g, k):
+    # g * 1 at offset k, g * 0 at the rest of the window (so a NaN or infinite g spreads
+    # over its window as in perform).
+    one = gx.dtype.type(1)
+    zero = gx.dtype.type(0)
+    for i in range(WH):
+        for j in range(WW):
+            gx[p, a * SH + i, b * SW + j] = g * (one if i * WW + j == k else zero)
+
+
 @numba.njit(**FLAGS)
 def max_pool(x, out):
-    # Each window's running maximum, offsets in perform's order, with NumPy's maximum
-    # (a NaN wins, a tie takes the later element).
-    P = x.shape[0]
-    oh, ow = out.shape[1], out.shape[2]
-    for p in range(P):
-        for a in range(oh):
-            for b in range(ow):
-                m = x[p, a * SH, b * SW]
-                for i in range(WH):
-                    for j in range(WW):
-                        v = x[p, a * SH + i, b * SW + j]
-                        m = m if (m > v or m != m) else v
-                out[p, a, b] = m
+    for p in range(x.shape[0]):
+        for a in range(out.shape[1]):
+            for b in range(out.shape[2]):
+                out[p, a, b] = _window(x, p, a, b)[0]
 
 
 @numba.njit(**FLAGS)
 def max_pool_grad(x, gy, gx):
-    # The first strict maximum of each window gets g * 1, the rest g * 0 (so a NaN g
-    # spreads over its window as in perform). Windows do not overlap; elements no window
-    # covers must be zero in gx already.
-    P = x.shape[0]
-    oh, ow = gy.shape[1], gy.shape[2]
-    one = gx.dtype.type(1)
-    zero = gx.dtype.type(0)
-    for p in range(P):
-        for a in range(oh):
-            for b in range(ow):
-                m = x[p, a * SH, b * SW]
-                k = 0
-                for i in range(WH):
-                    for j in range(WW):
-                        v = x[p, a * SH + i, b * SW + j]
-                        if v > m:
-                            k = i * WW + j
-                        m = m if (m > v or m != m) else v
-                g = gy[p, a, b]
-                for i in range(WH):
-                    for j in range(WW):
-                        gx[p, a * SH + i, b * SW + j] = g * (one if i * WW + j == k else zero)
-"""
-
-
-ARGMAX_TEMPLATE = """\
-import numpy as np
-import numba
-
-FLAGS = dict(cache=True, error_model="numpy", fastmath=False, nogil=True)
-WH, WW, SH, SW = {wh}, {ww}, {sh}, {sw}
+    # Windows do not overlap; elements no window covers must be zero in gx already.
+    for p in range(x.shape[0]):
+        for a in range(gy.shape[1]):
+            for b in range(gy.shape[2]):
+                _scatter(gx, p, a, b, gy[p, a, b], _window(x, p, a, b)[1])
 
 
 @numba.njit(**FLAGS)
 def max_pool_argmax(x, out, idx):
-    # max_pool's running maximum and max_pool_grad's first strict maximum, in one pass.
-    P = x.shape[0]
-    oh, ow = out.shape[1], out.shape[2]
-    for p in range(P):
-        for a in range(oh):
-            for b in range(ow):
-                m = x[p, a * SH, b * SW]
-                k = 0
-                for i in range(WH):
-                    for j in range(WW):
-                        v = x[p, a * SH + i, b * SW + j]
-                        if v > m:
-                            k = i * WW + j
-                        m = m if (m > v or m != m) else v
-                out[p, a, b] = m
-                idx[p, a, b] = k
+    # max_pool's maximum and max_pool_grad's offset, in one pass.
+    for p in range(x.shape[0]):
+        for a in range(out.shape[1]):
+            for b in range(out.shape[2]):
+                out[p, a, b], idx[p, a, b] = _window(x, p, a, b)
 
 
 @numba.njit(**FLAGS)
 def max_pool_grad_from_argmax(idx, gy, gx):
-    # max_pool_grad's scatter with the argmax read instead of recomputed: g * 1 at the
-    # offset, g * 0 at the rest of the window. Windows do not overlap; elements no
-    # window covers must be zero in gx already.
-    P = gy.shape[0]
-    oh, ow = gy.shape[1], gy.shape[2]
-    one = gx.dtype.type(1)
-    zero = gx.dtype.type(0)
-    for p in range(P):
-        for a in range(oh):
-            for b in range(ow):
-                k = idx[p, a, b]
-                g = gy[p, a, b]
-                for i in range(WH):
-                    for j in range(WW):
-                        gx[p, a * SH + i, b * SW + j] = g * (one if i * WW + j == k else zero)
+    # max_pool_grad's scatter with the offset read instead of recomputed.
+    for p in range(gy.shape[0]):
+        for a in range(gy.shape[1]):
+            for b in range(gy.shape[2]):
+                _scatter(gx, p, a, b, gy[p, a, b], idx[p, a, b])
 """
 
 
-def _module(op: Any, template: str = TEMPLATE, prefix: str = "pool") -> Any:
+def _module(op: Any) -> Any:
     """The kernels for ``op``'s window and stride, as constants so that numba unrolls the
     window loops (4x faster than the same loops with run-time bounds, measured)."""
     (wh, ww), (sh, sw) = op.ws, op.stride
-    return load_module(template.format(wh=wh, ww=ww, sh=sh, sw=sw), f"{prefix}{wh}x{ww}s{sh}x{sw}")
+    return load_module(TEMPLATE.format(wh=wh, ww=ww, sh=sh, sw=sw), f"pool{wh}x{ww}s{sh}x{sw}")
 
 
 def _supported(op: Any, dtype: str) -> bool:
@@ -227,7 +199,7 @@ def max_pool_argmax_kernel(node: Apply, context: KernelContext) -> Callable | No
         return None
     arr3 = numba_array_type(np.dtype(dtype), 3)
     u8 = numba_array_type(np.dtype("uint8"), 3)
-    kern = compile_kernel(_module(op, ARGMAX_TEMPLATE, "poolarg"), "max_pool_argmax",
+    kern = compile_kernel(_module(op), "max_pool_argmax",
                           (arr3, arr3, u8), context.report, "max_pool_argmax")
 
     def max_pool_argmax(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -256,7 +228,7 @@ def max_pool_grad_from_argmax_kernel(node: Apply, context: KernelContext) -> Cal
         return None
     arr3 = numba_array_type(np.dtype(dtype), 3)
     u8 = numba_array_type(np.dtype("uint8"), 3)
-    kern = compile_kernel(_module(op, ARGMAX_TEMPLATE, "poolarg"), "max_pool_grad_from_argmax",
+    kern = compile_kernel(_module(op), "max_pool_grad_from_argmax",
                           (u8, arr3, arr3), context.report, "max_pool_grad_from_argmax")
     (wh, ww), (sh, sw) = op.ws, op.stride
 
