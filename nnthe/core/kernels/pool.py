@@ -126,6 +126,14 @@ def _inside(op: Any, h: int, w: int, oh: int, ow: int) -> bool:
     return (oh - 1) * sh + wh <= h and (ow - 1) * sw + ww <= w
 
 
+def _gradient_buffer(op: Any, planes: int, h: int, w: int, oh: int, ow: int, dtype: Any) -> np.ndarray:
+    """The (planes, h, w) array a gradient kernel scatters into: zeros, unless the
+    windows tile the input exactly and so write every element."""
+    (wh, ww), (sh, sw) = op.ws, op.stride
+    covered = (oh * sh, ow * sw) == (h, w) and (sh, sw) == (wh, ww)
+    return (np.empty if covered else np.zeros)((planes, h, w), dtype)
+
+
 def _planes(x: np.ndarray) -> np.ndarray:
     """``x`` as a C-contiguous (planes, H, W) array (a view when it already is one)."""
     x = np.ascontiguousarray(x)
@@ -167,7 +175,6 @@ def max_pool_grad_kernel(node: Apply, context: KernelContext) -> Callable | None
     arr3 = numba_array_type(np.dtype(dtype), 3)
     kern = compile_kernel(_module(op), "max_pool_grad", (arr3, arr3, arr3), context.report,
                           "max_pool_grad")
-    (wh, ww), (sh, sw) = op.ws, op.stride
 
     def max_pool_grad(x: np.ndarray, gy: np.ndarray) -> np.ndarray:
         h, w = x.shape[-2:]
@@ -179,9 +186,7 @@ def max_pool_grad_kernel(node: Apply, context: KernelContext) -> Callable | None
             return op.perform(node, x, gy)
         xp = _planes(x)
         gyp = np.ascontiguousarray(gy, dtype=x.dtype).reshape(xp.shape[0], oh, ow)
-        # Windows that tile the input exactly write every element: no zero fill.
-        covered = (oh * sh, ow * sw) == (h, w) and (sh, sw) == (wh, ww)
-        gx = (np.empty if covered else np.zeros)(xp.shape, x.dtype)
+        gx = _gradient_buffer(op, xp.shape[0], h, w, oh, ow, x.dtype)
         kern(xp, gyp, gx)
         return gx.reshape(x.shape)
 
@@ -230,7 +235,6 @@ def max_pool_grad_from_argmax_kernel(node: Apply, context: KernelContext) -> Cal
     u8 = numba_array_type(np.dtype("uint8"), 3)
     kern = compile_kernel(_module(op), "max_pool_grad_from_argmax",
                           (u8, arr3, arr3), context.report, "max_pool_grad_from_argmax")
-    (wh, ww), (sh, sw) = op.ws, op.stride
 
     def max_pool_grad_from_argmax(a: np.ndarray, gy: np.ndarray, hw: np.ndarray) -> np.ndarray:
         h, w = int(hw[0]), int(hw[1])
@@ -239,9 +243,7 @@ def max_pool_grad_from_argmax_kernel(node: Apply, context: KernelContext) -> Cal
             return op.perform(node, a, gy, hw)
         ap = _planes(a)
         gyp = np.ascontiguousarray(gy).reshape(ap.shape)
-        # Windows that tile the input exactly write every element: no zero fill.
-        covered = (oh * sh, ow * sw) == (h, w) and (sh, sw) == (wh, ww)
-        gx = (np.empty if covered else np.zeros)((ap.shape[0], h, w), gy.dtype)
+        gx = _gradient_buffer(op, ap.shape[0], h, w, oh, ow, gy.dtype)
         kern(ap, gyp, gx)
         return gx.reshape(gy.shape[:-2] + (h, w))
 
