@@ -74,7 +74,7 @@ class ProfileStats:
         if self.rewrite_times:
             top = sorted(self.rewrite_times.items(), key=lambda kv: -kv[1])[:8]
             buf.write("  slowest rewrites: " + ", ".join(f"{k} {v * 1e3:.2f} ms" for k, v in top) + "\n")
-        if self.kernel_report is not None and self.kernel_report.entries:
+        if self.kernel_report is not None and (self.kernel_report.entries or self.kernel_report.reused):
             buf.write(f"Kernels (part of link): {self.kernel_report.summary()}\n")
         buf.write("\nBy op type:\n  %time     total ms   calls  op\n")
         for name, (t, calls) in sorted(self.by_op_type().items(), key=lambda kv: -kv[1][0]):

@@ -38,10 +38,12 @@ def has_kernel(node: Apply) -> bool:
 
 @dataclass
 class KernelReport:
-    """What linking one function cost in kernels: one entry per kernel,
-    ``(name, seconds, cache hit)``."""
+    """What linking one function cost in kernels: one entry per kernel compiled or loaded
+    from the disk cache, ``(name, seconds, cache hit)``, and in ``reused`` the names of
+    kernels another function had already loaded in this process (free)."""
 
     entries: list[tuple[str, float, bool]] = field(default_factory=list)
+    reused: list[str] = field(default_factory=list)
 
     @property
     def compile_time(self) -> float:
@@ -54,8 +56,9 @@ class KernelReport:
     def summary(self) -> str:
         """One line: how many kernels, cache hits and the time they took to get."""
         n = len(self.entries)
-        return (f"{n} kernel(s): {self.cache_hits} from the disk cache, {n - self.cache_hits} "
-                f"compiled, {self.compile_time * 1e3:.1f} ms")
+        reused = f", {len(self.reused)} already loaded" if self.reused else ""
+        return (f"{n + len(self.reused)} kernel(s): {self.cache_hits} from the disk cache, "
+                f"{n - self.cache_hits} compiled{reused}, {self.compile_time * 1e3:.1f} ms")
 
 
 @dataclass
@@ -77,7 +80,8 @@ def compile_kernel(module: Any, name: str, signature: Any, report: KernelReport,
     cache had it."""
     disp = getattr(module, name)
     if tuple(signature) in disp.overloads:
-        return disp  # compiled or loaded earlier in this process: nothing to report
+        report.reused.append(label)  # compiled or loaded earlier in this process: free
+        return disp
     t0 = time.perf_counter()
     disp.compile(signature)
     elapsed = time.perf_counter() - t0

@@ -187,11 +187,12 @@ def test_training_step_agrees_with_numpy_and_links_both_kernels():
     np.testing.assert_allclose(l1, l2, rtol=1e-5)
     np.testing.assert_allclose(a1, a2, rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(b1, b2, rtol=1e-5, atol=1e-6)
-    # (Not f.kernel_report: it lists only the kernels compiled for this function, and
-    # another test may have compiled these earlier in the process.)
     linked = {type(n.op) for n in f.fgraph.toposort() if isinstance(n.op, (Conv2d, Conv2dGradWeights))
               and kernel_thunk(n, KernelContext(KernelReport())) is not None}
     assert linked == {Conv2d, Conv2dGradWeights}
+    # The report names them whether this function compiled them or found them loaded.
+    report = f.kernel_report
+    assert {"conv_forward", "conv_grad_weights"} <= {e[0] for e in report.entries} | set(report.reused)
 
 
 def test_a_training_step_never_builds_the_first_layers_im2col_matrix(monkeypatch):

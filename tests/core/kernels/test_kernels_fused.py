@@ -169,10 +169,9 @@ def test_adam_with_kernels_is_bitwise_equal_to_numpy_and_updates_in_place():
     _, l2, w2, _ = adam_mlp(Mode(kernels="numpy"))
     np.testing.assert_array_equal(l1, l2)
     np.testing.assert_array_equal(w1, w2)
-    # The report lists only kernels compiled for this function: another test may have
-    # compiled the same programs earlier in the process.
     assert any(registry.kernel_thunk(n, registry.KernelContext(KernelReport())) is not None
                for n in f.fgraph.toposort() if isinstance(n.op, FusedElemwise)), "no kernel was linked"
+    assert f.kernel_report.entries or f.kernel_report.reused  # compiled here or earlier
     assert same_buffer  # the parameter's own buffer was written
 
 
@@ -191,6 +190,16 @@ def test_debugmode_compares_kernels_and_catches_a_wrong_one(monkeypatch):
     monkeypatch.setitem(registry._FACTORIES, FusedElemwise, broken)
     with pytest.raises(DebugModeError, match="kernel differs from perform"):
         adam_mlp(DebugMode(kernels="numba"))
+
+
+def test_a_second_function_reports_the_kernels_it_reuses():
+    # The same program compiled twice in one process: the second link costs nothing,
+    # and its report says so instead of showing no kernels at all.
+    adam_mlp(Mode(kernels="numba"), steps=0)
+    f = adam_mlp(Mode(kernels="numba"), steps=0)[0]
+    report = f.kernel_report
+    assert report.reused and not report.entries and report.compile_time == 0
+    assert f"{len(report.reused)} already loaded" in report.summary()
 
 
 def test_compile_report_and_disk_cache(tmp_path, monkeypatch):
