@@ -6,7 +6,7 @@ gradient. When the forward :class:`~.pool.Pool` of the same ``x`` is in the grap
 training step), :class:`MaxPoolArgmax` computes the pooled values and the argmax
 positions (one ``uint8`` per window: its offset ``i * ww + j``) in one pass, and
 :class:`MaxPoolGradFromArgmax` scatters the output gradient at those positions without
-reading ``x``. The rewrite ``local_pool_argmax`` (:mod:`nnthe.core.rewrite.pooling`)
+reading ``x``. The rewrite ``pool_argmax`` (:mod:`nnthe.core.rewrite.pooling`)
 builds these ops; users keep writing ``pool_2d``.
 
 The results are bitwise those of ``Pool`` and ``MaxPoolGrad``: the pooled value is
