@@ -18,7 +18,8 @@ from .backend import (BACKENDS, get_num_threads, numba_available, resolve_backen
                       set_num_threads)
 from .cache import cache_dir
 from .registry import KernelContext, KernelReport, has_kernel, kernel_thunk, register_kernel
-from . import conv, direct_conv, fused, pool  # noqa: F401  (register their kernels)
+# Register their kernels; for Conv2d the direct kernels first, then the GEMM epilogue's.
+from . import conv, direct_conv, conv_epilogue, fused, pool  # noqa: F401
 
 __all__ = ["BACKENDS", "KernelContext", "KernelReport", "cache_dir", "get_num_threads",
            "has_kernel", "kernel_thunk", "numba_available", "register_kernel", "resolve_backend",

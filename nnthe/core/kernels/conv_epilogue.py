@@ -25,7 +25,7 @@ from ..graph import Apply
 from ..nnet.conv import Conv2d
 from ..nnet.conv_epilogue import has_relu
 from .cache import load_module
-from .registry import KernelContext, compile_kernel, numba_array_type
+from .registry import KernelContext, compile_kernel, numba_array_type, register_kernel
 
 _DTYPES = ("float32", "float64")
 
@@ -58,9 +58,11 @@ def bias_relu_inplace(y, b):
 """
 
 
+@register_kernel(Conv2d)
 def gemm_epilogue_thunk(node: Apply, context: KernelContext) -> Callable | None:
     """The thunk of a ``Conv2d{epilogue}`` node that ``perform``'s GEMM computes (None for
-    the plain convolution and for dtypes the loop does not take)."""
+    the plain convolution and for dtypes the loop does not take). Registered after the
+    direct kernels (:mod:`.direct_conv`), which take the nodes they apply to first."""
     op = node.op
     dtype = node.outputs[0].type.dtype
     if op.epilogue is None or dtype not in _DTYPES or any(v.type.dtype != dtype for v in node.inputs):
@@ -76,9 +78,9 @@ def gemm_epilogue_thunk(node: Apply, context: KernelContext) -> Callable | None:
         if b.shape != (w.shape[0],) or b.dtype != dt:
             return op.perform(node, x, w, b)  # perform raises the precise error
         y, cols = plain.perform(plain_node, x, w)
-        if y.dtype != dt or not y.flags.c_contiguous or not y.flags.writeable:
-            return op.perform(node, x, w, b)
-        # perform's output is its own fresh array: written in place.
+        # perform's output is its own fresh C-contiguous array (of x's dtype, which is
+        # dt here): written in place; ascontiguousarray only guards that contract.
+        y = np.ascontiguousarray(y)
         kern(y.reshape(y.shape[0], y.shape[1], -1), np.ascontiguousarray(b))
         return y, cols
 

@@ -65,7 +65,6 @@ from ..nnet.conv_epilogue import has_relu
 from ..nnet.im2col import pad_spatial
 from .backend import get_num_threads, numba
 from .cache import load_module
-from .conv_epilogue import gemm_epilogue_thunk
 from .registry import KernelContext, compile_kernel, numba_array_type, register_kernel
 
 #: The largest ``Cg*kh*kw`` (products per output element) the kernels take (see above).
@@ -282,8 +281,8 @@ class _Geometry:
 
 @register_kernel(Conv2d)
 def conv2d_kernel(node: Apply, context: KernelContext) -> Callable | None:
-    """The direct forward convolution, with its epilogue. Where :func:`pays` says perform
-    is faster: perform, and for an epilogue the compiled pass of :mod:`.conv_epilogue`."""
+    """The direct forward convolution, with its epilogue (None where :func:`pays` says
+    perform is faster: :mod:`.conv_epilogue`'s factory, registered next, is asked then)."""
     op = node.op
     x_t, w_t = node.inputs[0].type, node.inputs[1].type
     k, cg, kh, kw = w_t.shape
@@ -293,7 +292,7 @@ def conv2d_kernel(node: Apply, context: KernelContext) -> Callable | None:
         geo = _Geometry.of(op, x_t.dtype, tuple(v.type.dtype for v in node.inputs[1:]), c, k, kh,
                            kw, *x_t.shape[2:])
     if geo is None:
-        return gemm_epilogue_thunk(node, context)
+        return None
     chunks, parallel = _chunks()
     dt = np.dtype(x_t.dtype)
     a4 = numba_array_type(dt, 4)

@@ -1,9 +1,10 @@
-"""The registry of kernels: op class -> factory of a compiled thunk for a node.
+"""The registry of kernels: op class -> factories of a compiled thunk for a node.
 
 The linker asks :func:`kernel_thunk` for each node before falling back to the op's own
 ``make_thunk``. A factory returns None when it has no kernel for that node (an
-unsupported dtype or function, say); the op's NumPy ``perform`` is then used, as it is
-for every op without a factory. Thunks a factory makes carry two attributes that
+unsupported dtype or function, say); the next factory of the op class is asked, and
+when none has one the op's NumPy ``perform`` is used, as it is for every op without a
+factory. Thunks a factory makes carry two attributes that
 DebugMode reads: ``nnthe_kernel`` (a short name) and ``nnthe_exact`` (True when the
 kernel must match ``perform`` bit for bit); optionally ``nnthe_placeholders``, the indices
 of outputs the kernel leaves as placeholders (an op's cache for another op that the
@@ -19,14 +20,16 @@ from typing import Any, Callable
 from ..graph import Apply
 from .backend import numba
 
-#: ``{op class: factory(node, context) -> thunk or None}``.
-_FACTORIES: dict[type, Callable[[Apply, "KernelContext"], Callable | None]] = {}
+#: ``{op class: [factory(node, context) -> thunk or None, ...]}``, in registration order.
+_FACTORIES: dict[type, list[Callable[[Apply, "KernelContext"], Callable | None]]] = {}
 
 
 def register_kernel(op_class: type) -> Callable:
-    """Decorator: register ``factory(node, context)`` as the kernel of ``op_class``."""
+    """Decorator: register ``factory(node, context)`` as a kernel of ``op_class``. An op
+    class may have several (the direct convolution, then the GEMM path's epilogue, say):
+    :func:`kernel_thunk` takes the first that returns a thunk, in registration order."""
     def deco(factory: Callable) -> Callable:
-        _FACTORIES[op_class] = factory
+        _FACTORIES.setdefault(op_class, []).append(factory)
         return factory
     return deco
 
@@ -92,12 +95,18 @@ def compile_kernel(module: Any, name: str, signature: Any, report: KernelReport,
 
 def kernel_thunk(node: Apply, context: KernelContext) -> Callable | None:
     """A compiled thunk for ``node``, or None (then the op's own thunk runs)."""
-    factory = _FACTORIES.get(type(node.op))
-    if factory is None:
-        return None
-    # The factory imports numba (raising the ImportError that names the extra) only once
+    return first_thunk(_FACTORIES.get(type(node.op), ()), node, context)
+
+
+def first_thunk(factories: Any, node: Apply, context: KernelContext) -> Callable | None:
+    """The thunk of the first of ``factories`` that has one for ``node``, or None."""
+    # A factory imports numba (raising the ImportError that names the extra) only once
     # it knows it has a kernel for this node.
-    return factory(node, context)
+    for factory in factories:
+        thunk = factory(node, context)
+        if thunk is not None:
+            return thunk
+    return None
 
 
 def numba_array_type(dtype: Any, ndim: int) -> Any:

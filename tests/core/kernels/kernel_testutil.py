@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 import nnthe.tensor as T
-from nnthe.core.kernels import KernelContext, KernelReport, kernel_thunk
+from nnthe.core.kernels import KernelContext, KernelReport, kernel_thunk, registry
 
 numba = pytest.importorskip("numba", reason="the kernel tests need numba (pip install 'nnthe[fast]')")
 
@@ -29,3 +29,15 @@ def assert_bitwise(expected, got):
 
 def var(dtype, shape, name=None):
     return T.tensor(dtype, shape=shape, name=name)
+
+
+def corrupt_kernels(monkeypatch, op_class, corrupt):
+    """Make the kernels of ``op_class`` link ``corrupt(thunk)`` instead of ``thunk`` (for
+    DebugMode's tests); nodes without a kernel stay without one."""
+    real = list(registry._FACTORIES[op_class])
+
+    def factory(node, context):
+        thunk = registry.first_thunk(real, node, context)
+        return None if thunk is None else corrupt(thunk)
+    monkeypatch.setitem(registry._FACTORIES, op_class, [factory])
+

@@ -3,12 +3,12 @@ perform, bit for bit."""
 import numpy as np
 import pytest
 
-from kernel_testutil import assert_bitwise, thunk_of, var
+from kernel_testutil import assert_bitwise, corrupt_kernels, thunk_of, var
 
 import nnthe
 import nnthe.tensor as T
 from nnthe.core.compile.debugmode import DebugMode, DebugModeError
-from nnthe.core.kernels import KernelContext, KernelReport, kernel_thunk, registry
+from nnthe.core.kernels import KernelContext, KernelReport, kernel_thunk
 from nnthe.core.nnet.conv import Conv2d
 
 # inf - inf in the special values: NumPy's warning in perform.
@@ -73,17 +73,14 @@ def test_debugmode_compares_it(monkeypatch):
     z = T.nnet.relu(T.nnet.conv2d(X, W) + b.dimshuffle("x", 0, "x", "x"))
     x = rng.standard_normal((2, 32, 12, 12)).astype("float32")
     nnthe.function([X], z, mode=DebugMode(kernels="numba"))(x)
-    factory = registry._FACTORIES[Conv2d]
 
-    def broken(node, context):
-        thunk = factory(node, context)
-
+    def broken(thunk):
         def wrong(*args):
             y, cols = thunk(*args)
             return np.nextafter(y, np.inf), cols  # one ulp off: an exact kernel must not be
         wrong.nnthe_kernel, wrong.nnthe_exact = thunk.nnthe_kernel, True
         return wrong
 
-    monkeypatch.setitem(registry._FACTORIES, Conv2d, broken)
+    corrupt_kernels(monkeypatch, Conv2d, broken)
     with pytest.raises(DebugModeError, match="bitwise"):
         nnthe.function([X], z, mode=DebugMode(kernels="numba"))(x)

@@ -3,13 +3,13 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from kernel_testutil import assert_bitwise, thunk_of, var
+from kernel_testutil import assert_bitwise, corrupt_kernels, thunk_of, var
 
 import nnthe
 import nnthe.tensor as T
 from nnthe.core.compile.debugmode import DebugMode, DebugModeError
 from nnthe.core.compile.mode import Mode
-from nnthe.core.kernels import KernelContext, KernelReport, kernel_thunk, registry
+from nnthe.core.kernels import KernelContext, KernelReport, kernel_thunk
 from nnthe.core.kernels import direct_conv
 from nnthe.core.nnet import conv as conv_module
 from nnthe.core.nnet.conv import Conv2d, Conv2dGradWeights
@@ -213,19 +213,14 @@ def test_a_training_step_never_builds_the_first_layers_im2col_matrix(monkeypatch
 
 def test_debugmode_compares_the_kernels_but_not_the_placeholder(monkeypatch):
     small_cnn(DebugMode(kernels="numba"), steps=1)
-    factory = registry._FACTORIES[Conv2dGradWeights]
 
-    def broken(node, context):
-        thunk = factory(node, context)
-        if thunk is None:
-            return None
-
+    def broken(thunk):
         def wrong(*args):
             return thunk(*args) * 1.01
         wrong.nnthe_kernel, wrong.nnthe_exact = "broken", False
         return wrong
 
-    monkeypatch.setitem(registry._FACTORIES, Conv2dGradWeights, broken)
+    corrupt_kernels(monkeypatch, Conv2dGradWeights, broken)
     with pytest.raises(DebugModeError, match="kernel differs from perform"):
         small_cnn(DebugMode(kernels="numba"), steps=1)
 
@@ -332,13 +327,8 @@ def test_debugmode_compares_the_epilogue_kernel(monkeypatch):
     f = nnthe.function([X], z, mode=DebugMode(kernels="numba"))
     assert [n.op.epilogue for n in f.fgraph.toposort() if isinstance(n.op, Conv2d)] == ["bias_relu"]
     f(x)
-    factory = registry._FACTORIES[Conv2d]
 
-    def broken(node, context):
-        thunk = factory(node, context)
-        if thunk is None:
-            return None
-
+    def broken(thunk):
         def wrong(*args):
             y, cols = thunk(*args)
             return y + 0.5, cols  # as if the bias were added twice, say
@@ -346,6 +336,6 @@ def test_debugmode_compares_the_epilogue_kernel(monkeypatch):
         wrong.nnthe_placeholders = thunk.nnthe_placeholders
         return wrong
 
-    monkeypatch.setitem(registry._FACTORIES, Conv2d, broken)
+    corrupt_kernels(monkeypatch, Conv2d, broken)
     with pytest.raises(DebugModeError, match="kernel differs from perform"):
         nnthe.function([X], z, mode=DebugMode(kernels="numba"))(x)

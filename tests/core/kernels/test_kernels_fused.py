@@ -187,7 +187,7 @@ def test_debugmode_compares_kernels_and_catches_a_wrong_one(monkeypatch):
         wrong.nnthe_kernel, wrong.nnthe_exact = "broken", True
         return wrong
 
-    monkeypatch.setitem(registry._FACTORIES, FusedElemwise, broken)
+    monkeypatch.setitem(registry._FACTORIES, FusedElemwise, [broken])
     with pytest.raises(DebugModeError, match="kernel differs from perform"):
         adam_mlp(DebugMode(kernels="numba"))
 
